@@ -1,0 +1,107 @@
+"""Input validation shared by the public entry points (internal).
+
+Every helper raises a :class:`~temporal_condense.errors.TemporalCondenseError` subclass whose message
+names the argument, the expected value and the actual value.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from einops import rearrange
+
+from temporal_condense.errors import ConfigError, ShapeError
+
+Layout = Literal["BTCHW", "BCTHW"]
+LAYOUTS: tuple[str, ...] = ("BTCHW", "BCTHW")
+
+
+def check_layout(layout: str, name: str = "layout") -> Layout:
+    """Return ``layout`` if it is a supported video layout, else raise :class:`ConfigError`."""
+    if layout not in LAYOUTS:
+        raise ConfigError(f"{name} must be one of {LAYOUTS}, got {layout!r}")
+    return layout  # type: ignore[return-value]
+
+
+def check_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer ``>= minimum``, else raise :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ConfigError`."""
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
+    return str(value)
+
+
+def check_tensor(x: object, name: str, *, ndim: int | None = None, floating: bool = False) -> torch.Tensor:
+    """Check that ``x`` is a tensor (optionally of rank ``ndim`` and floating dtype) and return it."""
+    if not isinstance(x, torch.Tensor):
+        raise ShapeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None and x.ndim != ndim:
+        raise ShapeError(f"{name} must have {ndim} dimensions, got {x.ndim} (shape {tuple(x.shape)})")
+    if floating and not x.is_floating_point():
+        raise ShapeError(f"{name} must have a floating dtype, got {x.dtype}")
+    return x
+
+
+def check_video(x: object, name: str, layout: str = "BTCHW") -> torch.Tensor:
+    """Validate a batch of videos and return it in ``BTCHW`` layout (a view where possible).
+
+    Args:
+        x: The batch of videos.
+        name: The argument name used in error messages.
+        layout: ``"BTCHW"`` (default) or ``"BCTHW"``.
+
+    Returns:
+        ``x`` as ``[B, T, C, H, W]``.
+
+    Raises:
+        ShapeError: ``x`` is not a floating tensor of rank 5 or has an empty dimension.
+        ConfigError: ``layout`` is not supported.
+    """
+    layout = check_layout(layout)
+    video = check_tensor(x, name, floating=True)
+    if video.ndim != 5:
+        raise ShapeError(
+            f"{name} must be a 5-D video batch in layout {layout} ({' x '.join(layout)}), "
+            f"got {video.ndim}-D tensor of shape {tuple(video.shape)}"
+        )
+    if video.numel() == 0:
+        raise ShapeError(f"{name} must not be empty, got shape {tuple(video.shape)}")
+    return to_btchw(video, layout)
+
+
+def to_btchw(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """Rearrange a 5-D video batch from ``layout`` to ``BTCHW`` (no copy)."""
+    return x if layout == "BTCHW" else rearrange(x, "b c t h w -> b t c h w")
+
+
+def from_btchw(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """Rearrange a ``BTCHW`` video batch to ``layout``; the result is contiguous."""
+    out = x if layout == "BTCHW" else rearrange(x, "b t c h w -> b c t h w")
+    return out.contiguous()
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise :class:`ShapeError` if ``x`` contains NaN or infinite values."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ShapeError(f"{name} must be finite, got {bad} NaN/inf value(s) of {x.numel()}")
+    return x
+
+
+def check_divisible(value: int, divisor: int, name: str, divisor_name: str) -> int:
+    """Raise :class:`ConfigError` unless ``divisor`` divides ``value``; return the quotient."""
+    if value % divisor != 0:
+        raise ConfigError(
+            f"{name} ({value}) must be divisible by {divisor_name} ({divisor}); "
+            f"nearest valid values are {value - value % divisor} and {value + divisor - value % divisor}"
+        )
+    return value // divisor
