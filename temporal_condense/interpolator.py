@@ -14,8 +14,10 @@ Modes:
     * ``"nearest"``: frame duplication; output frame ``j`` copies input frame ``floor(j * T_in / T_out)``
       (each key frame is repeated ``T_out / T_in`` times when that is an integer).
     * ``"linear"``: piecewise-linear between the two neighbouring key frames.
-    * ``"cubic"``: cubic convolution (Keys, ``a = -0.5``, i.e. Catmull-Rom) with replicated borders. It
-      interpolates the key frames and reproduces linear motion exactly.
+    * ``"cubic"``: cubic convolution (Keys, ``a = -0.5``, i.e. Catmull-Rom). Beyond the first and last key
+      frames the sequence is extended linearly (``x[-1] = 2 x[0] - x[1]``), so the interpolant passes
+      through the key frames and reproduces linear motion exactly, borders included. With two key frames
+      it equals ``"linear"``.
 
 Every row of ``W`` sums to 1, and equal lengths give the identity.
 """
@@ -54,6 +56,22 @@ def _keys_cubic(s: float) -> float:
     return 0.0
 
 
+def _add_extended(row: torch.Tensor, k: int, weight: float) -> None:
+    """Add ``weight * x[k]`` to ``row``, extending ``x`` linearly beyond its ends."""
+    last = row.numel() - 1
+    if last == 0:
+        row[0] += weight
+    elif k < 0:  # x[k] = (1 - k) x[0] + k x[1]
+        row[0] += weight * (1 - k)
+        row[1] += weight * k
+    elif k > last:  # x[k] = (1 + d) x[last] - d x[last - 1], d = k - last
+        d = k - last
+        row[last] += weight * (1 + d)
+        row[last - 1] -= weight * d
+    else:
+        row[k] += weight
+
+
 @functools.lru_cache(maxsize=256)
 def _matrix_f64(t_in: int, t_out: int, mode: str) -> torch.Tensor:
     weights = torch.zeros(t_out, t_in, dtype=torch.float64)
@@ -74,8 +92,8 @@ def _matrix_f64(t_in: int, t_out: int, mode: str) -> torch.Tensor:
             weights[j, min(base + 1, t_in - 1)] += frac
         else:
             for k in range(base - 1, base + 3):
-                weights[j, min(max(k, 0), t_in - 1)] += _keys_cubic(p - k)
-    return weights
+                _add_extended(weights[j], k, _keys_cubic(p - k))
+    return weights / weights.sum(dim=1, keepdim=True)  # exact partition of unity, no rounding drift
 
 
 _DEVICE_CACHE: dict[tuple[int, int, str, torch.dtype, torch.device], torch.Tensor] = {}

@@ -1,0 +1,1 @@
+"""Trajectory matching (MTT) for synthetic video sets: experts, functional student, matching loss."""
