@@ -1,0 +1,60 @@
+"""Video datasets: frame folders in the published layouts, temporal sampling, and the built-in ``MovingShapes``.
+
+Every dataset is a torch ``Dataset`` whose item is ``(video float32 [T, C, H, W] in [0, 1], label int)``, with
+``classes``, ``num_classes``, ``labels``, ``class_counts()``, ``preload(progress=True)`` and ``single_frame()``
+(one random frame per clip, for stage-1 image distillation). See ``docs/data.md``.
+
+Example:
+    >>> from temporal_condense.data import MovingShapes
+    >>> train = MovingShapes("train", frames=8, size=(24, 24), videos_per_class=2)
+    >>> videos, labels = train.preload(progress=False)
+    >>> videos.shape, labels.tolist()[:4]
+    (torch.Size([16, 8, 3, 24, 24]), [0, 0, 1, 1])
+"""
+
+from __future__ import annotations
+
+from temporal_condense.data.builtin import MOTIONS, SHAPES, MovingShapes, MovingShapesConfig
+from temporal_condense.data.frames import (
+    IMAGE_EXTENSIONS,
+    ClipConfig,
+    FrameFolderDataset,
+    SingleFrameView,
+    VideoDataset,
+    list_frames,
+    load_frame,
+    sample_indices,
+)
+from temporal_condense.data.published import (
+    HMDB51,
+    UCF101,
+    Kinetics400,
+    MiniUCF,
+    SplitEntry,
+    SSv2,
+    read_split_csv,
+    read_ssv2_annotations,
+)
+
+__all__ = [
+    "HMDB51",
+    "IMAGE_EXTENSIONS",
+    "MOTIONS",
+    "SHAPES",
+    "UCF101",
+    "ClipConfig",
+    "FrameFolderDataset",
+    "Kinetics400",
+    "MiniUCF",
+    "MovingShapes",
+    "MovingShapesConfig",
+    "SSv2",
+    "SingleFrameView",
+    "SplitEntry",
+    "VideoDataset",
+    "list_frames",
+    "load_frame",
+    "read_split_csv",
+    "read_ssv2_annotations",
+    "sample_indices",
+]
