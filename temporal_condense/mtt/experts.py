@@ -54,6 +54,7 @@ from temporal_condense._checks import check_int, check_tensor
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import read_artifact_header, save_artifact
 from temporal_condense.mtt.distributed import barrier, get_rank, get_world_size, is_distributed, shard_indices
+from temporal_condense.mtt.student import flatten_params
 
 __all__ = [
     "EXPERT_KIND",
@@ -144,11 +145,6 @@ def expert_seed(seed: int, k: int, purpose: str = "expert") -> int:
 def expert_path(out_dir: str | os.PathLike[str], k: int) -> Path:
     """File of expert ``k`` in ``out_dir``: ``out_dir/expert_{k:05d}.safetensors``."""
     return Path(out_dir) / f"expert_{k:05d}.safetensors"
-
-
-def _flat(model: nn.Module) -> torch.Tensor:
-    """Flat parameter vector in ``parameters()`` order (detached CPU copy)."""
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).to("cpu", copy=True)
 
 
 # --------------------------------------------------------------------------------------- our format
@@ -565,7 +561,7 @@ def _train_one(
         optim = torch.optim.SGD(net.parameters(), lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
         dtype = next(net.parameters()).dtype
         criterion = nn.CrossEntropyLoss()
-        snapshots = [_flat(net)]
+        snapshots = [flatten_params(net).cpu()]
         losses: list[float] = []
         accs: list[float] = []
         decay_at = config.epochs // 2 + 1
@@ -608,7 +604,7 @@ def _train_one(
                 seen += y.numel()
             if not bool(torch.isfinite(torch.tensor(total_loss))):
                 raise ShapeError(f"expert {k} diverged: training loss is not finite at epoch {e} (lr={lr})")
-            snapshots.append(_flat(net))
+            snapshots.append(flatten_params(net).cpu())
             losses.append(total_loss / seen)
             accs.append(correct / seen)
             bar.set_postfix(loss=f"{losses[-1]:.3f}", acc=f"{accs[-1]:.3f}")
