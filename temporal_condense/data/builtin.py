@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporal_condense.data.frames import VideoDataset, make_config, mix_seed
 from temporal_condense.errors import ConfigError
 
-__all__ = ["MOTIONS", "SHAPES", "MovingShapes", "MovingShapesConfig"]
+__all__ = ["MOTIONS", "PALETTE", "SHAPES", "MovingShapes", "MovingShapesConfig"]
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
 MOTIONS: dict[str, tuple[float, float]] = {  # unit (dx, dy) in image coordinates (y grows downwards)
@@ -36,6 +36,14 @@ MOTIONS: dict[str, tuple[float, float]] = {  # unit (dx, dy) in image coordinate
     "down": (0.0, 1.0),
     "up": (0.0, -1.0),
 }
+# Object colours of the appearances with ``colour_coded=True`` (bright, far apart in RGB).
+PALETTE: tuple[tuple[float, float, float], ...] = (
+    (1.0, 0.25, 0.25),
+    (0.25, 1.0, 0.25),
+    (0.35, 0.45, 1.0),
+    (1.0, 1.0, 0.3),
+    (1.0, 0.3, 1.0),
+)
 _SPLIT_CODES = {"train": 1, "test": 2}
 _CHUNK = 64  # clips rendered per vectorized step (bounds peak memory; fixed so that results never depend on it)
 
@@ -57,6 +65,7 @@ class MovingShapesConfig(BaseModel):
     rotation: float = Field(20.0, ge=0.0, le=180.0)
     noise: float = Field(0.05, ge=0.0)
     channels: int = Field(3, ge=1, le=3)
+    colour_coded: bool = False
     seed: int = 0
 
     @model_validator(mode="after")
@@ -109,6 +118,10 @@ class MovingShapes(VideoDataset):
         rotation: Largest rotation of the shape in degrees (fixed over a clip; 180 = any orientation).
         noise: Standard deviation of the pixel noise.
         channels: 3 (RGB) or 1.
+        colour_coded: If True, the object colour is the appearance's colour from ``PALETTE`` (with a small
+            jitter) instead of a random bright colour, so a single frame tells the appearance at a glance
+            while the motion still needs the order of frames. The quickstart uses this: with a few clips
+            per class on a CPU, shapes alone are barely learnable (see ``docs/data.md``).
         seed: Seed of everything.
 
     Attributes:
@@ -136,6 +149,7 @@ class MovingShapes(VideoDataset):
         rotation: float = 20.0,
         noise: float = 0.05,
         channels: int = 3,
+        colour_coded: bool = False,
         seed: int = 0,
     ) -> None:
         if videos_per_class is None:
@@ -154,6 +168,7 @@ class MovingShapes(VideoDataset):
             rotation=rotation,
             noise=noise,
             channels=channels,
+            colour_coded=colour_coded,
             seed=seed,
         )
         cfg = self.config
@@ -302,6 +317,9 @@ def _generate(cfg: MovingShapesConfig, labels: torch.Tensor, n: int) -> tuple[to
     angle = math.radians(cfg.rotation) * (2 * torch.rand(n, generator=g, dtype=f64) - 1)
     bg = 0.35 * torch.rand(n, C, generator=g)  # dark background, bright object: colours random, polarity fixed
     obj = 0.65 + 0.35 * torch.rand(n, C, generator=g)
+    if cfg.colour_coded:  # appearance colour + jitter (drawn after the others: other streams unchanged)
+        palette = torch.tensor(PALETTE, dtype=torch.float32)[shape_idx % len(PALETTE), :C]
+        obj = (palette + 0.1 * (2 * torch.rand(n, C, generator=g) - 1)).clamp(0.0, 1.0)
     velocity = dirs * speed[:, None] + perp * drift[:, None]
     t = torch.arange(T, dtype=f64)
     centers = torch.remainder(start[:, None, :] + t[None, :, None] * velocity[:, None, :], extent)  # [N, T, 2]
