@@ -1,0 +1,363 @@
+"""Tests of the two-stage pipeline: config validation, YAML, checkpoints, exact resume, end to end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.pipeline import (
+    METHODS,
+    PipelineConfig,
+    PipelineResult,
+    format_table,
+    group_accuracy,
+    load_checkpoint,
+    method_config,
+    run_pipeline,
+    save_checkpoint,
+    write_table,
+)
+from temporal_condense.visualize import save_video_gif, save_video_grid, video_grid, video_to_uint8
+
+TINY_MODEL = {"net_width": 8}
+
+
+def tiny_config(**changes: object) -> PipelineConfig:
+    """A pipeline small enough to run in a second or two (4 classes, 4 frames of 16x16)."""
+    base = PipelineConfig(
+        name="tiny",
+        seed=3,
+        data={"frames": 4, "size": (16, 16), "train_per_class": 3, "test_per_class": 2},
+        static={
+            "method": "DM",
+            "static_per_class": 2,
+            "iterations": 2,
+            "model": "ConvNet",
+            "model_kwargs": TINY_MODEL,
+            "batch_real": 3,
+        },
+        synthetic={"kind": "static_dynamic", "videos_per_class": 1},
+        distill={
+            "method": "DM",
+            "iterations": 5,
+            "model": "VideoConvNetGRU",
+            "model_kwargs": TINY_MODEL,
+            "batch_real": 2,
+            "lr_dynamic": 0.5,
+            "lr_block": 0.01,
+            "lr_videos": 0.5,
+            "mtt": {
+                "num_experts": 2,
+                "expert_train_epochs": 2,
+                "syn_steps": 2,
+                "max_start_epoch": 1,
+                "expert_batch": 8,
+                "train_lr": True,
+            },
+        },
+        evaluation={"model": "VideoConvNetGRU", "model_kwargs": TINY_MODEL, "runs": 1, "epochs": 1, "batch_size": 8},
+        checkpoint_every=2,
+    )
+    # MovingShapes defaults to 4 shapes x 2 motions: 8 classes.
+    return base.replace(**changes) if changes else base
+
+
+# --------------------------------------------------------------------------------------------------- config
+
+
+def test_config_yaml_roundtrip(tmp_path: Path) -> None:
+    cfg = tiny_config()
+    assert PipelineConfig.from_yaml(cfg.to_yaml()) == cfg
+    path = cfg.save_yaml(tmp_path / "c.yaml")
+    assert PipelineConfig.load_yaml(path) == cfg
+    assert cfg.to_yaml().startswith("name: tiny\n")
+
+
+def test_config_is_frozen() -> None:
+    cfg = PipelineConfig()
+    with pytest.raises(Exception, match="frozen"):
+        cfg.seed = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"unknown": 1}, r"unknown.*Extra inputs are not permitted"),
+        ({"seed": -1}, r"seed.*greater than or equal to 0.*-1"),
+        ({"synthetic": {"kind": "movie"}}, r"synthetic.kind.*movie"),
+        ({"static": {"method": "none"}}, r"needs a static memory, got static.method 'none'"),
+        ({"static": {"method": "load"}}, r"static.path is required"),
+        ({"synthetic": {"kind": "full_data"}}, r"nothing to train: distill.method must be 'none', got 'DM'"),
+        ({"synthetic": {"key_frames": 20}}, r"key_frames \(20\) must be <= data.frames \(16\)"),
+        ({"data": {"dataset": "HMDB51"}}, r"root is required for dataset 'HMDB51'"),
+        ({"distill": {"mtt": {"max_start_epoch": 60}}}, r"must be <= expert_train_epochs \(50\)"),
+        ({"synthetic": {"static_per_class": 5}}, r"static_per_class \(5\) must be <= static.static_per_class \(2\)"),
+    ],
+)
+def test_config_errors(data: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        PipelineConfig.from_dict(data)
+
+
+def test_config_yaml_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        PipelineConfig.from_yaml("a: [1, 2")
+    with pytest.raises(ConfigError, match="must be a mapping, got list"):
+        PipelineConfig.from_yaml("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="not found"):
+        PipelineConfig.load_yaml(tmp_path / "missing.yaml")
+
+
+def test_replace_merges_nested() -> None:
+    cfg = PipelineConfig().replace(distill={"iterations": 7, "mtt": {"syn_steps": 3}})
+    assert cfg.distill.iterations == 7 and cfg.distill.mtt.syn_steps == 3
+    assert cfg.distill.mtt.num_experts == PipelineConfig().distill.mtt.num_experts
+
+
+def test_method_registry() -> None:
+    base = tiny_config()
+    kinds = {m: method_config(m, base) for m in METHODS}
+    assert kinds["DM"].synthetic.kind == "baseline" and kinds["DM"].distill.momentum == 0.5
+    assert kinds["MTT+SD"].distill.method == "MTT" and kinds["MTT+SD"].distill.momentum == 0.95
+    compact = kinds["compact"].synthetic
+    assert (compact.pairing, compact.static_per_video, compact.dynamic_per_video, compact.key_frames) == (
+        "fixed",
+        1,
+        1,
+        2,
+    )
+    assert kinds["static_only"].distill.method == "none"
+    assert all(c.name == m for m, c in kinds.items())
+    with pytest.raises(ConfigError, match="method must be one of"):
+        method_config("DC", base)
+
+
+def test_published_configs_parse() -> None:
+    folder = Path(__file__).resolve().parents[1] / "configs"
+    files = sorted(folder.glob("*.yaml"))
+    assert len(files) >= 16
+    for f in files:
+        cfg = PipelineConfig.load_yaml(f)
+        assert cfg.synthetic.kind in ("static_dynamic", "baseline")
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_roundtrip_restores_everything(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = nn.Linear(3, 2)
+    opt = torch.optim.SGD(module.parameters(), lr=0.1, momentum=0.9)
+    module(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    gen = torch.Generator().manual_seed(5)
+    torch.rand(3, generator=gen)
+    random.seed(11)
+    path = save_checkpoint(
+        tmp_path / "ck.safetensors",
+        iteration=7,
+        module=module,
+        optimizer=opt,
+        generator=gen,
+        extra={"x": torch.arange(3.0)},
+        meta={"k": 1},
+    )
+    expected = (torch.rand(2, generator=gen), torch.rand(2), random.random())
+
+    other = nn.Linear(3, 2)
+    other_opt = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+    other_gen = torch.Generator()
+    torch.manual_seed(99)
+    random.seed(1)
+    state = load_checkpoint(path, module=other, optimizer=other_opt, generator=other_gen)
+    assert state["iteration"] == 7 and state["meta"] == {"k": 1}
+    assert torch.equal(state["extra"]["x"], torch.arange(3.0))
+    assert torch.equal(other.weight, module.weight)
+    buf = other_opt.state[other.weight]["momentum_buffer"]
+    assert torch.equal(buf, opt.state[module.weight]["momentum_buffer"])
+    got = (torch.rand(2, generator=other_gen), torch.rand(2), random.random())
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1]) and got[2] == expected[2]
+
+
+def test_checkpoint_mismatch_is_config_error(tmp_path: Path) -> None:
+    m = nn.Linear(3, 2)
+    path = save_checkpoint(
+        tmp_path / "ck.safetensors",
+        iteration=1,
+        module=m,
+        optimizer=torch.optim.SGD(m.parameters(), lr=0.1),
+        generator=torch.Generator(),
+    )
+    big = nn.Linear(4, 2)
+    with pytest.raises(ConfigError, match="does not fit"):
+        load_checkpoint(
+            path, module=big, optimizer=torch.optim.SGD(big.parameters(), lr=0.1), generator=torch.Generator()
+        )
+
+
+# ---------------------------------------------------------------------------------------------- resume
+
+
+class _KillError(Exception):
+    """Simulates a kill after a given iteration."""
+
+
+def _kill_after(n: int):  # type: ignore[no-untyped-def]
+    def callback(it: int, loss: float) -> None:
+        if it == n:
+            raise _KillError
+
+    return callback
+
+
+def _tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["DM+SD", "MTT"])
+def test_resume_after_kill_equals_uninterrupted(tmp_path: Path, method: str) -> None:
+    cfg = method_config(method, tiny_config())
+    full = run_pipeline(cfg, tmp_path / "full", progress=False)
+
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, tmp_path / "killed", progress=False, callback=_kill_after(3))
+    assert not (tmp_path / "killed" / "result.json").exists()
+    resumed_from: list[int] = []
+    resumed = run_pipeline(cfg, tmp_path / "killed", progress=False, callback=lambda it, loss: resumed_from.append(it))
+    assert resumed_from[0] == 3  # restarted after the checkpoint of iteration 2
+    assert resumed.losses == full.losses
+    assert resumed.top1 == full.top1 and resumed.motion == full.motion
+    a = _tensors(tmp_path / "full" / "synthetic_set.safetensors")
+    b = _tensors(tmp_path / "killed" / "synthetic_set.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_refuses_other_config(tmp_path: Path) -> None:
+    cfg = method_config("DM", tiny_config())
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, tmp_path / "run", progress=False, callback=_kill_after(1))
+    with pytest.raises(ConfigError, match="another configuration"):
+        run_pipeline(cfg.replace(seed=4), tmp_path / "run", progress=False)
+
+
+# ------------------------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_end_to_end_small_run(tmp_path: Path) -> None:
+    base = tiny_config()
+    results = []
+    for method in METHODS:
+        res = run_pipeline(method_config(method, base), tmp_path / method, progress=False)
+        results.append(res)
+        assert len(res.top1) == 1 and 0.0 <= res.mean <= 100.0
+        assert len(res.motion) == 1 and 0.0 <= res.motion[0] <= 100.0
+    by = {r.name: r for r in results}
+    # storage: what must be kept, computed independently
+    assert by["DM"].storage_bytes == 8 * 4 * 3 * 16 * 16 * 4  # 8 videos x 4 frames x RGB 16x16 float32
+    assert by["random_real"].storage_bytes == by["DM"].storage_bytes
+    assert by["static_only"].storage_bytes == 8 * 2 * 3 * 16 * 16 * 4
+    assert by["full_data"].storage_bytes == 8 * 3 * 4 * 3 * 16 * 16 * 4
+    statics, dynamics, block = 8 * 2 * 3 * 256 * 4, 8 * 2 * 4 * 256 * 4, (4 * 3 * 27 + 3) * 4
+    assert by["DM+SD"].storage_bytes == statics + dynamics + block
+    compact = 8 * 1 * 3 * 256 * 4 + 8 * 1 * 2 * 256 * 4 + block
+    assert by["compact"].storage_bytes == compact
+    assert by["DM+SD"].iterations == 5 and len(by["MTT"].losses) == 5
+    # the artifacts
+    from temporal_condense.dynamic_memory import DynamicMemoryBlock
+
+    synset = DynamicMemoryBlock.load(tmp_path / "DM+SD" / "synthetic_set.safetensors")
+    assert synset.storage_bytes() == by["DM+SD"].storage_bytes
+    assert (tmp_path / "DM+SD" / "static_memory.safetensors").is_file()
+    assert (tmp_path / "MTT" / "experts").is_dir()
+    record = json.loads((tmp_path / "DM" / "result.json").read_text())
+    assert record["result"]["losses"] == by["DM"].losses
+    # a finished run is returned from its result.json
+    again = run_pipeline(method_config("DM", base), tmp_path / "DM", progress=False)
+    assert again.to_dict() == by["DM"].to_dict()
+    # tables
+    paths = write_table(results, tmp_path / "table")
+    rows = list(csv.reader(io.StringIO(paths["csv"].read_text())))
+    assert [r[0] for r in rows[1:]] == list(METHODS)
+    assert rows[1][4] == "100%" and rows[-1][4] == "300%"
+    assert paths["markdown"].read_text().count("\n") == len(METHODS) + 2
+
+
+def test_run_pipeline_rejects_bad_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config must be a PipelineConfig"):
+        run_pipeline(3, tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="Extra inputs"):
+        run_pipeline({"bogus": True}, tmp_path)
+
+
+# ----------------------------------------------------------------------------------------- table, metric
+
+
+def test_group_accuracy_matches_loop() -> None:
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(50, 6, generator=gen)
+    labels = torch.randint(0, 6, (50,), generator=gen)
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    hits = 0
+    for i in range(50):
+        allowed = [c for c in range(6) if groups[c] == groups[labels[i]]]
+        best = max(allowed, key=lambda c: float(logits[i, c]))
+        hits += int(best == int(labels[i]))
+    assert group_accuracy(logits, labels, groups) == pytest.approx(hits / 50)
+    with pytest.raises(ShapeError, match="must agree"):
+        group_accuracy(logits, labels, groups[:3])
+
+
+def test_format_table_text_and_errors() -> None:
+    r = PipelineResult("DM", "baseline", "DM", [50.0, 60.0, 70.0], [90.0] * 3, [55.0, 65.0, 75.0], 4096, 1.0, 2.0)
+    text = format_table([r], "text")
+    assert "60.0 ± 8.2" in text and "65.0 ± 8.2" in text and "4.0" in text and "3.0" in text
+    with pytest.raises(ConfigError, match="fmt must be one of"):
+        format_table([r], "html")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------- pictures
+
+
+def test_video_grid_layout_matches_reference() -> None:
+    videos = torch.rand(2, 3, 3, 4, 5)
+    grid = video_grid(videos, normalize="clip", padding=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 6 + 1, 3)
+    ref = (videos[1, 2].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0)
+    assert torch.equal(grid[1 + 5 : 1 + 5 + 4, 1 + 2 * 6 : 1 + 2 * 6 + 5], ref)
+    assert int(grid[0].min()) == 255  # padding row
+
+
+def test_video_to_uint8_minmax_per_video() -> None:
+    v = torch.stack([torch.full((2, 1, 2, 2), 5.0), torch.full((2, 1, 2, 2), -1.0)])
+    v[0, 0, 0, 0, 0] = 7.0
+    out = video_to_uint8(v, "minmax")
+    assert out.shape == (2, 2, 2, 2, 1) and int(out[0].max()) == 255 and int(out[0].min()) == 0
+    with pytest.raises(ShapeError, match="1 or 3 channels"):
+        video_to_uint8(torch.rand(1, 2, 2, 3, 3))
+    with pytest.raises(ConfigError, match="normalize must be one of"):
+        video_to_uint8(torch.rand(1, 2, 3, 3, 3), "sigmoid")
+
+
+def test_png_and_gif_files(tmp_path: Path) -> None:
+    videos = torch.rand(3, 5, 1, 6, 6)
+    png = save_video_grid(videos, tmp_path / "g.png", scale=2)
+    with Image.open(png) as img:
+        assert img.size == ((5 * 7 + 1) * 2, (3 * 7 + 1) * 2)
+    gif = save_video_gif(videos, tmp_path / "a.gif", scale=1)
+    with Image.open(gif) as img:
+        assert img.n_frames == 5 and img.size == (3 * 7 + 1, 6 + 2)
