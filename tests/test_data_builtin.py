@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from temporal_condense.data import MovingShapes
+from temporal_condense.data.builtin import PALETTE
 from temporal_condense.errors import ConfigError
 
 
@@ -150,6 +151,20 @@ def test_motion_is_visible_across_frames() -> None:
     directions = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
     predicted = (velocity_px @ directions.T).argmax(1)
     assert torch.equal(predicted, ds.class_motion(torch.tensor(ds.labels)))
+
+
+def test_colour_coded_objects_take_their_appearance_colour() -> None:
+    kw: dict[str, object] = {"size": (32, 32), "radius": (0.25, 0.3), "videos_per_class": 4, "noise": 0.02}
+    plain, coded = small(**kw), small(colour_coded=True, **kw)
+    # only the object colours change: positions and velocities are drawn from the same stream
+    assert torch.equal(coded.centers, plain.centers) and torch.equal(coded.velocities, plain.velocities)
+    videos, labels = coded.tensors()
+    frame0 = videos[:, 0]  # [N, C, H, W]
+    bg = frame0.flatten(2).median(dim=2).values  # [N, C]
+    distance = (frame0 - bg[:, :, None, None]).abs().sum(1).flatten(1)  # [N, H*W]
+    core = frame0.flatten(2).gather(2, distance.argmax(1)[:, None, None].expand(-1, 3, 1))[..., 0]  # [N, C]
+    palette = torch.tensor(PALETTE)[coded.class_appearance(labels)]
+    assert float((core - palette).abs().max()) < 0.2  # jitter 0.1 + noise
 
 
 # ---------------------------------------------------------------------------------------------- errors
