@@ -52,6 +52,7 @@ __all__ = [
     "ConcatBlock",
     "DynamicMemoryBlock",
     "DynamicMemoryBlockConfig",
+    "identity_init_",
     "static_dynamic_conv3d",
 ]
 
@@ -214,6 +215,28 @@ class AddBlock(nn.Module):
         return static_dynamic_conv3d(static, dynamic, weight, w_dyn, self.encoder.bias)
 
 
+def identity_init_(conv: nn.Conv3d, channels: int) -> nn.Conv3d:
+    """Set ``conv`` to pass input channel ``c < channels`` to output channel ``c`` unchanged (in place).
+
+    The centre tap of the kernel is the identity on the first ``channels`` input channels; every other
+    weight (other taps, the dynamic-memory channels) and the bias are zero.
+
+    Example:
+        >>> conv = identity_init_(nn.Conv3d(4, 3, 3, padding=1), 3)
+        >>> x = torch.randn(1, 4, 2, 5, 5)
+        >>> torch.equal(conv(x), x[:, :3])
+        True
+    """
+    k = conv.kernel_size
+    with torch.no_grad():
+        conv.weight.zero_()
+        for c in range(channels):
+            conv.weight[c, c, k[0] // 2, k[1] // 2, k[2] // 2] = 1.0
+        if conv.bias is not None:
+            conv.bias.zero_()
+    return conv
+
+
 class DynamicMemoryBlockConfig(SyntheticSetConfig):
     """Configuration of :class:`DynamicMemoryBlock` (written as JSON by ``save``).
 
@@ -233,6 +256,7 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
     dynamic_per_video: PositiveInt = 1
     train_static: bool = False
     mode: str = "linear"
+    block_init: Literal["default", "identity"] = "default"
 
     @model_validator(mode="after")
     def _check(self) -> DynamicMemoryBlockConfig:
@@ -254,6 +278,8 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
                 "pairing='fixed' uses one static and one dynamic per video: static_per_video and "
                 f"dynamic_per_video must be 1, got {self.static_per_video} and {self.dynamic_per_video}"
             )
+        if self.block_init == "identity" and self.block == "custom":
+            raise ValueError("block_init='identity' applies to the built-in 'conv' and 'add' blocks, not to 'custom'")
         if self.block == "add" and self.dynamic_channels not in (1, self.channels):
             raise ValueError(
                 f"block='add' needs dynamic_channels 1 (broadcast) or channels ({self.channels}), "
@@ -294,6 +320,11 @@ class DynamicMemoryBlock(SyntheticSet):
         static_per_video: Statics owned by each slot (random pairing; default ``min(2, static_per_class)``).
         dynamic_per_video: Dynamics owned by each slot (default ``min(2, dynamic_per_class)``).
         train_static: Make the static memory a trainable parameter (otherwise a buffer).
+        block_init: ``"default"`` (PyTorch's Conv3d initialization, as published) or ``"identity"``: the
+            block's kernel passes each static channel through its centre tap and ignores the dynamic memory
+            (zero weights and bias), so before training every ``"conv"`` video is its static image repeated
+            over time (exactly the static-only baseline) and training adds motion to it (with ``"add"`` the
+            video starts as static + dynamic memory); see :func:`identity_init_`.
         channels: Video channels; default ``static.shape[1]`` or 3.
         mode: Interpolation mode for ``dynamic_frames < frames``.
         seed: Seeds the initialization (noise statics, dynamic memory, built-in block); otherwise torch's
@@ -338,6 +369,7 @@ class DynamicMemoryBlock(SyntheticSet):
         dynamic_per_video: int | None = None,
         train_static: bool = False,
         *,
+        block_init: str = "default",
         channels: int | None = None,
         mode: str = "linear",
         seed: int | None = None,
@@ -401,6 +433,7 @@ class DynamicMemoryBlock(SyntheticSet):
                 "static_per_video": spv,
                 "dynamic_per_video": dpv,
                 "train_static": train_static,
+                "block_init": block_init,
                 "mode": mode,
             },
         )
@@ -444,6 +477,8 @@ class DynamicMemoryBlock(SyntheticSet):
                 module = ConcatBlock(config.channels, config.dynamic_channels)
             else:
                 module = AddBlock(config.channels)
+            if config.block_init == "identity":
+                identity_init_(module.encoder, config.channels)
         if config.train_static:
             self.static = nn.Parameter(static_data.contiguous())
         else:

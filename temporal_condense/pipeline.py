@@ -208,6 +208,8 @@ class SyntheticSpec(_Spec):
         pairing: ``"random"`` (the paper) or ``"fixed"``.
         dynamic_channels: Channels of the dynamic memory.
         block: ``"conv"`` (the paper's Conv3d block) or ``"add"``.
+        block_init: ``"default"`` (as published) or ``"identity"`` (the block starts by passing the static
+            image through; see :class:`~temporal_condense.DynamicMemoryBlock`).
     """
 
     kind: SetKind = "static_dynamic"
@@ -221,6 +223,7 @@ class SyntheticSpec(_Spec):
     pairing: Literal["random", "fixed"] = "random"
     dynamic_channels: int = Field(default=1, ge=1)
     block: Literal["conv", "add"] = "conv"
+    block_init: Literal["default", "identity"] = "default"
 
 
 class MTTSpec(_Spec):
@@ -917,6 +920,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         dynamic_frames=syn.key_frames or frames,
         dynamic_channels=syn.dynamic_channels,
         block=syn.block,
+        block_init=syn.block_init,
         pairing=syn.pairing,
         static_per_video=syn.static_per_video,
         dynamic_per_video=syn.dynamic_per_video,

@@ -437,3 +437,24 @@ def test_literal_concat_block_matches_published_formula() -> None:
     x = torch.cat([static.repeat(6, 1, 1, 1, 1).permute(1, 2, 0, 3, 4), dynamic.permute(0, 2, 1, 3, 4)], 1)
     ref = F.conv3d(x, block.encoder.weight, block.encoder.bias, padding=1).permute(0, 2, 1, 3, 4)
     assert (out - ref).abs().max().item() <= 1e-6
+
+
+def test_identity_block_init_renders_the_static_images() -> None:
+    static = torch.rand(2 * 2, 3, 6, 6)
+    synset = DynamicMemoryBlock(2, 2, frames=4, size=(6, 6), static=static, block_init="identity", seed=0)
+    videos, labels = synset(torch.arange(4), generator=torch.Generator().manual_seed(0))
+    chosen, _ = synset.pair(torch.arange(4), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(videos, static[chosen].unsqueeze(1).expand(-1, 4, -1, -1, -1), rtol=0, atol=1e-6)
+    # the dynamic path starts at zero but is trainable: its weights get a gradient at once
+    videos.sum().backward()
+    assert synset.block.encoder.weight.grad is not None
+    assert float(synset.block.encoder.weight.grad[:, 3:].abs().sum()) > 0
+    add = DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block="add", block_init="identity", seed=0)
+    v_add, y_add = add(torch.arange(2), generator=torch.Generator().manual_seed(0))
+    s_idx, d_idx = add.pair(torch.arange(2), generator=torch.Generator().manual_seed(0))
+    dyn = add.dynamic.detach()[y_add, d_idx]  # [B, T, 1, H, W] (d_idx is the position within the class)
+    torch.testing.assert_close(v_add, static[s_idx].unsqueeze(1) + dyn, rtol=0, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"block_init='identity' applies to the built-in"):
+        DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block=torch.nn.Identity(), block_init="identity")
+    with pytest.raises(ConfigError, match=r"block_init"):
+        DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block_init="zeros")
