@@ -477,7 +477,7 @@ class DynamicMemoryBlock(SyntheticSet):
                 module = ConcatBlock(config.channels, config.dynamic_channels)
             else:
                 module = AddBlock(config.channels)
-            if config.block_init == "identity":
+            if config.block_init == "identity" and isinstance(module, (ConcatBlock, AddBlock)):
                 identity_init_(module.encoder, config.channels)
         if config.train_static:
             self.static = nn.Parameter(static_data.contiguous())

@@ -442,7 +442,7 @@ def test_literal_concat_block_matches_published_formula() -> None:
 def test_identity_block_init_renders_the_static_images() -> None:
     static = torch.rand(2 * 2, 3, 6, 6)
     synset = DynamicMemoryBlock(2, 2, frames=4, size=(6, 6), static=static, block_init="identity", seed=0)
-    videos, labels = synset(torch.arange(4), generator=torch.Generator().manual_seed(0))
+    videos, _ = synset(torch.arange(4), generator=torch.Generator().manual_seed(0))
     chosen, _ = synset.pair(torch.arange(4), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(videos, static[chosen].unsqueeze(1).expand(-1, 4, -1, -1, -1), rtol=0, atol=1e-6)
     # the dynamic path starts at zero but is trainable: its weights get a gradient at once
