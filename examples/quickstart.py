@@ -58,24 +58,30 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
             "dataset": "MovingShapes",
             "frames": 8,
             "size": (32, 32),
-            "train_per_class": 20,
+            "train_per_class": 10,
             "test_per_class": 10,
             "options": {"colour_coded": True, "speed": [2.0, 3.0], "drift": 0.0},
         },
         static={
             "method": "DM",
             "static_per_class": 2,
-            "iterations": 30,
-            "lr": 1.0,
+            "iterations": 100,
+            "lr": 0.1,
             "init": "real",
             "batch_real": 16,
             **IMAGE_MODEL,
         },
-        synthetic={"videos_per_class": 1, "static_per_video": 2, "dynamic_per_video": 2, "pairing": "random"},
+        synthetic={
+            "videos_per_class": 1,
+            "static_per_video": 2,
+            "dynamic_per_video": 2,
+            "pairing": "random",
+            "block_init": "identity",  # start from the static-only videos, learn the motion on top
+        },
         distill={
-            "iterations": 40,
+            "iterations": 150,
             "batch_real": 8,
-            "lr_videos": 1.0,
+            "lr_videos": 0.1,
             "lr_dynamic": 1.0,
             "lr_block": 0.01,
             "mtt": {
@@ -90,7 +96,7 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
             },
             **VIDEO_MODEL,
         },
-        evaluation={"runs": 3, "epochs": 40, "lr": 0.05, "batch_size": 64, "protocol": "published", **VIDEO_MODEL},
+        evaluation={"runs": 3, "epochs": 200, "lr": 0.01, "batch_size": 64, "protocol": "published", **VIDEO_MODEL},
         checkpoint_every=10,
     )
     if fast:
