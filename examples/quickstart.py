@@ -127,10 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs/quickstart"), help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     parser.add_argument("--fast", action="store_true", help="a tiny run (seconds) to check the installation")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (also off when not a terminal)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    progress = not args.no_progress and sys.stderr.isatty()  # no bar floods in CI logs
     start = time.perf_counter()
     out: Path = args.out
     base = base_config(args.seed, args.fast)
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for method in order:
         cfg = method_settings(method, base, out)
         t0 = time.perf_counter()
-        res = run_pipeline(cfg, out / method, progress=not args.no_progress)
+        res = run_pipeline(cfg, out / method, progress=progress)
         results[method] = res
         videos, _ = load_preview(out / method)
         save_video_grid(videos, out / f"{method}.png", scale=2)
