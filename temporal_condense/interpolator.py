@@ -140,8 +140,8 @@ def interpolation_matrix(
     return cached
 
 
-def _apply(x: torch.Tensor, frames: int, mode: str) -> torch.Tensor:
-    """Interpolate a validated ``BTCHW`` tensor (no checks)."""
+def interpolate_btchw(x: torch.Tensor, frames: int, mode: str) -> torch.Tensor:
+    """Interpolate an already validated ``[B, T, C, H, W]`` tensor to ``frames`` frames (no checks; internal)."""
     b, t, c, h, w = x.shape
     if t == frames:
         return x.contiguous()
@@ -175,7 +175,7 @@ def interpolate(x: torch.Tensor, frames: int, mode: str = "linear", *, layout: s
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
     video = check_video(x, "x", layout)
-    return from_btchw(_apply(video, frames, mode), layout)
+    return from_btchw(interpolate_btchw(video, frames, mode), layout)
 
 
 class Interpolator(nn.Module):

@@ -24,7 +24,7 @@ from torch import nn
 
 from temporal_condense._checks import check_choice, check_int, check_layout, check_video, from_btchw
 from temporal_condense.errors import ConfigError, ShapeError
-from temporal_condense.interpolator import MODES, Interpolator, _apply
+from temporal_condense.interpolator import MODES, Interpolator, interpolate_btchw
 
 __all__ = ["SegmentedMatcher"]
 
@@ -126,7 +126,7 @@ class SegmentedMatcher(nn.Module):
                     raise ConfigError(
                         f'interpolator.frames ({self.frames}) must equal N_real ({n_real}) with scope="global"'
                     )
-                s = _apply(s, n_real, self.mode)
+                s = interpolate_btchw(s, n_real, self.mode)
             elif n_syn % k:
                 raise ConfigError(f"N_syn ({n_syn}) must be divisible by segments K ({k})")
             seg_syn = s.shape[1] // k
@@ -139,7 +139,7 @@ class SegmentedMatcher(nn.Module):
             r_i = r[:, i * seg_real : (i + 1) * seg_real]
             s_i = s[:, i * seg_syn : (i + 1) * seg_syn]
             if self.scope == "segment" and self.mode is not None:
-                s_i = _apply(s_i, seg_real, self.mode)
+                s_i = interpolate_btchw(s_i, seg_real, self.mode)
             pairs.append((from_btchw(r_i, self.layout), from_btchw(s_i, self.layout)))
         return pairs
 
