@@ -60,6 +60,7 @@ __all__ = [
     "EvalResult",
     "evaluate",
     "evaluate_pool",
+    "group_accuracy",
     "lr_schedule",
     "predict",
     "random_real_subset",
@@ -484,6 +485,44 @@ def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> flo
     return float(hits.double().mean())
 
 
+def group_accuracy(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> float:
+    """Accuracy when each sample chooses only among the classes of its true class's group.
+
+    With ``groups`` = the appearance of every class (MovingShapes), this is the accuracy on "classes that
+    differ only by motion": can the network tell the motion once the appearance is given?
+
+    Args:
+        logits: ``[N, K]`` class scores.
+        labels: ``[N]`` true classes.
+        groups: ``[K]`` group id of every class.
+
+    Returns:
+        Fraction in ``[0, 1]``.
+
+    Raises:
+        ShapeError: Mismatched shapes.
+
+    Shape:
+        ``logits [N, K]``, ``labels [N]``, ``groups [K]`` -> scalar.
+
+    Example:
+        >>> logits = torch.tensor([[0.0, 1.0, 5.0], [2.0, 1.0, 0.0]])
+        >>> group_accuracy(logits, torch.tensor([1, 1]), torch.tensor([0, 0, 1]))  # class 2 is another group
+        0.5
+    """
+    if logits.ndim != 2 or labels.shape != (logits.shape[0],) or groups.shape != (logits.shape[1],):
+        raise ShapeError(
+            f"logits [N, K], labels [N] and groups [K] must agree, got {tuple(logits.shape)}, "
+            f"{tuple(labels.shape)} and {tuple(groups.shape)}"
+        )
+    if logits.shape[0] == 0:
+        raise ShapeError("logits and labels must be non-empty, got N = 0")
+    labels, groups = labels.to(logits.device), groups.to(logits.device)
+    same = groups[labels].unsqueeze(1) == groups.unsqueeze(0)  # [N, K]
+    masked = logits.masked_fill(~same, float("-inf"))
+    return float((masked.argmax(1) == labels).float().mean())
+
+
 def within_group_accuracy(logits: torch.Tensor, labels: torch.Tensor, group_size: int) -> float:
     """Accuracy (0..1) of choosing the right class among the ``group_size`` classes of the true class's group.
 
@@ -509,19 +548,11 @@ def within_group_accuracy(logits: torch.Tensor, labels: torch.Tensor, group_size
         1.0
     """
     check_tensor(logits, "logits", ndim=2)
-    check_tensor(labels, "labels", ndim=1)
     group_size = check_int(group_size, "group_size")
     k = logits.shape[1]
     if k % group_size != 0:
         raise ConfigError(f"group_size ({group_size}) must divide the number of classes ({k})")
-    if logits.shape[0] != labels.shape[0] or logits.shape[0] == 0:
-        raise ShapeError(
-            f"logits and labels must have the same non-zero length, got {logits.shape[0]} and {labels.shape[0]}"
-        )
-    grouped = logits.reshape(logits.shape[0], k // group_size, group_size)
-    labels = labels.to(logits.device)
-    own = grouped[torch.arange(logits.shape[0], device=logits.device), labels // group_size]
-    return float((own.argmax(dim=1) == labels % group_size).double().mean())
+    return group_accuracy(logits, labels, torch.arange(k, device=logits.device) // group_size)
 
 
 def _prepare(x: torch.Tensor, cfg: EvalConfig, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -9,7 +9,7 @@ Example:
     >>> import torch, tempfile, os
     >>> from temporal_condense.io import save_artifact, load_artifact
     >>> path = os.path.join(tempfile.mkdtemp(), "a.safetensors")
-    >>> save_artifact(path, {"w": torch.ones(2)}, kind="demo", config={"n": 2})
+    >>> _ = save_artifact(path, {"w": torch.ones(2)}, kind="demo", config={"n": 2})
     >>> tensors, config = load_artifact(path, kind="demo")
     >>> config["n"], tensors["w"].tolist()
     (2, [1.0, 1.0])

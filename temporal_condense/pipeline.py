@@ -62,7 +62,6 @@ __all__ = [
     "StaticSpec",
     "SyntheticSpec",
     "format_table",
-    "group_accuracy",
     "load_checkpoint",
     "load_preview",
     "method_config",
@@ -1148,44 +1147,9 @@ def load_preview(out_dir: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.T
     return tensors["videos"], tensors["labels"]
 
 
-def group_accuracy(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> float:
-    """Accuracy when each sample chooses only among the classes of its true class's group.
-
-    With ``groups`` = the appearance of every class (MovingShapes), this is the accuracy on "classes that
-    differ only by motion": can the network tell the motion once the appearance is given?
-
-    Args:
-        logits: ``[N, K]`` class scores.
-        labels: ``[N]`` true classes.
-        groups: ``[K]`` group id of every class.
-
-    Returns:
-        Fraction in ``[0, 1]``.
-
-    Raises:
-        ShapeError: Mismatched shapes.
-
-    Shape:
-        ``logits [N, K]``, ``labels [N]``, ``groups [K]`` -> scalar.
-
-    Example:
-        >>> logits = torch.tensor([[0.0, 1.0, 5.0], [2.0, 1.0, 0.0]])
-        >>> group_accuracy(logits, torch.tensor([0, 1]), torch.tensor([0, 0, 1]))
-        0.5
-    """
-    if logits.ndim != 2 or labels.shape != (logits.shape[0],) or groups.shape != (logits.shape[1],):
-        raise ShapeError(
-            f"logits [N, K], labels [N] and groups [K] must agree, got {tuple(logits.shape)}, "
-            f"{tuple(labels.shape)} and {tuple(groups.shape)}"
-        )
-    same = groups[labels].unsqueeze(1) == groups.unsqueeze(0)  # [N, K]
-    masked = logits.masked_fill(~same, float("-inf"))
-    return float((masked.argmax(1) == labels).float().mean())
-
-
 def _motion_accuracy(nets: Sequence[nn.Module], data: _Data, cfg: PipelineConfig) -> list[float]:
     """Per-network accuracy among the classes that share the true class's appearance (percent)."""
-    from temporal_condense.evaluate import EvalConfig, predict
+    from temporal_condense.evaluate import EvalConfig, group_accuracy, predict
 
     if data.appearance is None:
         return []

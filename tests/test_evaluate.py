@@ -15,6 +15,7 @@ from temporal_condense.evaluate import (
     EvalResult,
     evaluate,
     evaluate_pool,
+    group_accuracy,
     lr_schedule,
     predict,
     random_real_subset,
@@ -497,3 +498,20 @@ def test_with_library_synthetic_sets() -> None:
         b = evaluate(synset, (x, y), model=tiny, runs=1, epochs=2, progress=False)
         assert a.num_train == 6 and a.top1 == b.top1 and a.train_top1 == b.train_top1
         assert all(p.grad is None for p in synset.parameters())
+
+
+def test_group_accuracy_matches_loop() -> None:
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(50, 6, generator=gen)
+    labels = torch.randint(0, 6, (50,), generator=gen)
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    hits = 0
+    for i in range(50):
+        allowed = [c for c in range(6) if groups[c] == groups[labels[i]]]
+        best = max(allowed, key=lambda c: float(logits[i, c]))
+        hits += int(best == int(labels[i]))
+    assert group_accuracy(logits, labels, groups) == pytest.approx(hits / 50)
+    with pytest.raises(ShapeError, match="must agree"):
+        group_accuracy(logits, labels, groups[:3])
+    with pytest.raises(ShapeError, match="must be non-empty"):
+        group_accuracy(logits[:0], labels[:0], groups)

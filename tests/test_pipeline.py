@@ -19,7 +19,6 @@ from temporal_condense.pipeline import (
     PipelineConfig,
     PipelineResult,
     format_table,
-    group_accuracy,
     load_checkpoint,
     method_config,
     run_pipeline,
@@ -305,21 +304,6 @@ def test_run_pipeline_rejects_bad_config(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- table, metric
-
-
-def test_group_accuracy_matches_loop() -> None:
-    gen = torch.Generator().manual_seed(0)
-    logits = torch.randn(50, 6, generator=gen)
-    labels = torch.randint(0, 6, (50,), generator=gen)
-    groups = torch.tensor([0, 0, 1, 1, 2, 2])
-    hits = 0
-    for i in range(50):
-        allowed = [c for c in range(6) if groups[c] == groups[labels[i]]]
-        best = max(allowed, key=lambda c: float(logits[i, c]))
-        hits += int(best == int(labels[i]))
-    assert group_accuracy(logits, labels, groups) == pytest.approx(hits / 50)
-    with pytest.raises(ShapeError, match="must agree"):
-        group_accuracy(logits, labels, groups[:3])
 
 
 def test_format_table_text_and_errors() -> None:

@@ -11,6 +11,7 @@ parameters in the published order (state dicts and flat-parameter expert buffers
 and under ``torch.func.functional_call``.
 
 Example:
+    >>> import torch
     >>> from temporal_condense.models import get_model
     >>> net = get_model("VideoConvNetGRU", channels=3, num_classes=4, size=(16, 16), frames=4, seed=0)
     >>> net(torch.zeros(2, 4, 3, 16, 16)).shape
