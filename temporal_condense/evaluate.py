@@ -50,8 +50,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_int, check_tensor
-from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
+from temporal_condense._checks import check_int, check_tensor, validate_config
+from temporal_condense.errors import ConfigError, ShapeError
 
 __all__ = [
     "DEFAULT_POOL",
@@ -153,12 +153,7 @@ class EvalConfig(BaseModel):
 
 
 def _make_config(**kwargs: Any) -> EvalConfig:
-    try:
-        return EvalConfig(**kwargs)
-    except Exception as exc:  # pydantic.ValidationError -> our error type, same message
-        if isinstance(exc, TemporalCondenseError):
-            raise
-        raise ConfigError(f"invalid evaluation setting: {exc}") from exc
+    return validate_config(EvalConfig, kwargs)
 
 
 def lr_schedule(epochs: int, lr: float, protocol: str = "published") -> list[float]:

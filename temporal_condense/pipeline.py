@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from torch import nn
 from tqdm.auto import tqdm
 
+from temporal_condense._checks import format_validation_error
 from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
 from temporal_condense.io import atomic_write, load_artifact, save_artifact
 
@@ -76,14 +77,6 @@ CHECKPOINT_KIND = "PipelineCheckpoint"
 DATASETS: tuple[str, ...] = ("MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2")
 
 
-def _format_error(model: type[BaseModel], exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ())) or "(config)"
-        parts.append(f"{where}: {err.get('msg')} (got {err.get('input')!r})")
-    return f"invalid {model.__name__}: " + "; ".join(parts)
-
-
 class _Depth(threading.local):
     value = 0
 
@@ -105,7 +98,7 @@ class _Spec(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             if outer:
-                raise ConfigError(_format_error(type(self), exc)) from None
+                raise ConfigError(format_validation_error(type(self), exc)) from None
             raise
         finally:
             _DEPTH.value -= 1

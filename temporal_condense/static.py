@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from torch import nn
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_finite, check_int, check_tensor
+from temporal_condense._checks import check_finite, check_int, check_tensor, format_validation_error, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.losses import _as_siamese, dc_class_loss, dm_loss
@@ -234,9 +234,9 @@ class StaticMemory:
             raise ConfigError(f"artifact {str(path)!r} must hold a tensor 'images', got {sorted(tensors)}")
         distill = config.get("distill_config")
         try:
-            cfg = None if distill is None else StaticConfig(**distill)
-        except ValidationError as exc:
-            raise ConfigError(f"artifact {str(path)!r} has an invalid distill_config: {exc}") from exc
+            cfg = None if distill is None else validate_config(StaticConfig, distill)
+        except ConfigError as exc:
+            raise ConfigError(f"artifact {str(path)!r} has an invalid distill_config: {exc}") from None
         return cls(
             tensors["images"],
             int(config["num_classes"]),
@@ -521,7 +521,7 @@ def distill_static(
             metric=metric,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        raise ConfigError(f"invalid distill_static settings: {exc}") from exc
+        raise ConfigError(f"invalid distill_static settings: {format_validation_error(StaticConfig, exc)}") from None
     if not isinstance(model, str) and not callable(model):
         raise ConfigError(f"model must be a model name or a factory seed -> nn.Module, got {type(model).__name__}")
     siamese = _as_siamese(augment)

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.utils.data import Dataset
 from torch.utils.hooks import RemovableHandle
 
-from temporal_condense._checks import check_finite, check_tensor
+from temporal_condense._checks import check_finite, check_tensor, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.interpolator import MODES, Interpolator
 from temporal_condense.io import load_artifact, save_artifact
@@ -64,21 +64,6 @@ S = TypeVar("S", bound="SyntheticSet")
 # --------------------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------------------
-def _format_validation_error(model: type[BaseModel], exc: ValidationError) -> str:
-    valid = ", ".join(sorted(model.model_fields))
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ())) or "<config>"
-        if err.get("type") == "extra_forbidden":
-            parts.append(f"unknown config key {loc!r} (valid keys: {valid})")
-        elif err.get("type") in ("value_error", "assertion_error"):
-            msg = str(err.get("msg", "")).removeprefix("Value error, ")
-            parts.append(msg)
-        else:
-            parts.append(f"{loc}: {err.get('msg')}, got {err.get('input')!r}")
-    return f"invalid {model.__name__}: " + "; ".join(parts)
-
-
 def build_config(model: type[C], data: dict[str, Any]) -> C:
     """Validate ``data`` into the pydantic config ``model``, turning errors into :class:`ConfigError`.
 
@@ -99,10 +84,7 @@ def build_config(model: type[C], data: dict[str, Any]) -> C:
         >>> cfg.key_frames
         4
     """
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(model, exc)) from None
+    return validate_config(model, data)
 
 
 class SyntheticSetConfig(BaseModel):

@@ -27,11 +27,11 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_choice, check_int
+from temporal_condense._checks import check_choice, check_int, validate_config
 from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
 
 __all__ = [
@@ -192,14 +192,7 @@ class ClipConfig(BaseModel):
 
 def make_config(model: type[BaseModel], **kwargs: Any) -> Any:
     """Build a pydantic config, turning a ValidationError into a :class:`ConfigError` naming the field."""
-    try:
-        return model(**kwargs)
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or model.__name__
-            parts.append(f"{loc}: {err['msg']}, got {err.get('input')!r}")
-        raise ConfigError("; ".join(parts)) from None
+    return validate_config(model, kwargs)
 
 
 # --------------------------------------------------------------------------------------------------------------

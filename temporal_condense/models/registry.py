@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from torch import nn
 
+from temporal_condense._checks import format_validation_error
 from temporal_condense.errors import ConfigError
 from temporal_condense.models.convnet import NET_ACTS, NET_NORMS, NET_POOLINGS, ConvNet, _check_size
 from temporal_condense.models.convnet3d import ConvNet3D
@@ -126,15 +127,6 @@ class ModelConfig(BaseModel):
         return {k: getattr(self, k) for k in _OPTIONS[self.name] if getattr(self, k) is not None}
 
 
-def _format_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg} (got {err.get('input')!r})" if err["loc"] else msg)
-    return "; ".join(parts)
-
-
 def _resolve_seed(seed: int | torch.Generator | None) -> int | None:
     if seed is None:
         return None
@@ -206,7 +198,8 @@ def get_model(
             **kw,
         )
     except ValidationError as exc:
-        raise ConfigError(f"invalid arguments for get_model({name!r}): {_format_validation_error(exc)}") from exc
+        message = format_validation_error(ModelConfig, exc)
+        raise ConfigError(f"invalid arguments for get_model({name!r}): {message}") from None
     return build_model(config, device=device, dtype=dtype)
 
 

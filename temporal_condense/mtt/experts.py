@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safetensors import safe_open
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_int, check_tensor
+from temporal_condense._checks import check_int, check_tensor, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import read_artifact_header, save_artifact
 from temporal_condense.mtt.distributed import barrier, get_rank, get_world_size, is_distributed, shard_indices
@@ -118,13 +118,7 @@ class ExpertConfig(BaseModel):
 
 
 def _validated_config(**kwargs: Any) -> ExpertConfig:
-    try:
-        return ExpertConfig(**kwargs)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err.get("loc", ())) or "config"
-        value = kwargs.get(where, err.get("input"))
-        raise ConfigError(f"{where}: {err.get('msg')}, got {value!r}") from exc
+    return validate_config(ExpertConfig, kwargs)
 
 
 # ----------------------------------------------------------------------------------------------- seeds

@@ -62,11 +62,11 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from temporal_condense._checks import check_tensor
+from temporal_condense._checks import check_tensor, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.mtt.student import FlatStudent
 
@@ -103,12 +103,7 @@ class TrajectoryMatchingConfig(BaseModel):
 
 
 def _config(**kwargs: Any) -> TrajectoryMatchingConfig:
-    try:
-        return TrajectoryMatchingConfig(**kwargs)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{field}: {err['msg']}, got {err.get('input')!r}") from None
+    return validate_config(TrajectoryMatchingConfig, kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- syn_lr
