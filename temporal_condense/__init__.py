@@ -5,7 +5,7 @@ The core (this namespace)::
     import temporal_condense as tc
 
     interp = tc.Interpolator(frames=16, mode="linear")      # [B, N_syn, C, H, W] -> [B, 16, C, H, W]
-    synset = tc.DynamicMemoryBlock(num_classes=50, videos_per_class=1, frames=16, size=(112, 112))
+    synset = tc.DynamicMemoryBlock(num_classes=50, videos_per_class=1, frames=16, size=(112, 112), static=images)
     videos, labels = synset(indices)                        # contiguous [B, T, C, H, W], [B]
     matcher = tc.SegmentedMatcher(loss_fn, segments=4, interpolator=interp)
 
