@@ -614,8 +614,8 @@ class DynamicMemoryBlock(SyntheticSet):
         spv = check_int(static_per_video, "static_per_video")
         _, t, c, h, w = videos.shape
         obj = cls(
-            k, videos_per_class, t, (h, w), static=frames_at(videos, spv).cpu(), static_per_class=videos_per_class * spv,
-            static_per_video=spv, channels=c, **kwargs,
+            k, videos_per_class, t, (h, w), static=frames_at(videos, spv).cpu(),
+            static_per_class=videos_per_class * spv, static_per_video=spv, channels=c, **kwargs,
         )  # fmt: skip
         return obj.to(device=videos.device, dtype=videos.dtype)
 

@@ -79,10 +79,7 @@ def frames_at(videos: torch.Tensor, count: int) -> torch.Tensor:
     """
     t = int(videos.shape[1])
     n = check_int(count, "count")
-    if n == 1:
-        pos = [(t - 1) // 2]
-    else:
-        pos = [round(j * (t - 1) / (n - 1)) for j in range(n)]
+    pos = [(t - 1) // 2] if n == 1 else [round(j * (t - 1) / (n - 1)) for j in range(n)]
     return videos.detach()[:, pos].flatten(0, 1).clone().contiguous()
 
 

@@ -456,7 +456,7 @@ class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
 
         Example:
             >>> synset = SyntheticVideos(2, 1, frames=4, size=(4, 4))
-            >>> opt = synset.optimizer(lr=100.0, momentum=0.5)  # was: torch.optim.SGD([image_syn], lr=..., momentum=0.5)
+            >>> opt = synset.optimizer(lr=100.0, momentum=0.5)  # was torch.optim.SGD([image_syn], lr=100.0, ...)
             >>> [g["lr"] for g in opt.param_groups]
             [100.0]
         """

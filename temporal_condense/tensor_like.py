@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
 from temporal_condense.errors import ShapeError, TensorOpError
-
-if TYPE_CHECKING:
-    from temporal_condense.synthetic import SyntheticSet
 
 __all__ = ["TensorLikeMixin"]
 
@@ -47,7 +44,9 @@ def _video_indices(index: object, n: int) -> tuple[torch.Tensor, bool]:
     if isinstance(index, torch.Tensor):
         if index.dtype == torch.bool:
             if index.shape != (n,):
-                raise ShapeError(f"a boolean index must have shape ({n},) (one entry per video), got {tuple(index.shape)}")
+                raise ShapeError(
+                    f"a boolean index must have shape ({n},) (one entry per video), got {tuple(index.shape)}"
+                )
             return index.nonzero().flatten(), False
         if index.is_floating_point() or index.is_complex():
             raise ShapeError(f"index must be an integer or boolean tensor, got dtype {index.dtype}")
@@ -88,21 +87,38 @@ class TensorLikeMixin:
         (torch.Size([4, 4, 3, 3, 3]), False)
     """
 
-    def __getitem__(self: SyntheticSet, index: object) -> torch.Tensor:
+    if TYPE_CHECKING:  # provided by SyntheticSet
+
+        @property
+        def frames(self) -> int: ...
+
+        @property
+        def channels(self) -> int: ...
+
+        @property
+        def size(self) -> tuple[int, int]: ...
+
+        def __len__(self) -> int: ...
+
+        def _device(self) -> torch.device: ...
+
+        def _parts(self) -> dict[str, list[torch.Tensor]]: ...
+
+        def export(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def __getitem__(self, index: object) -> torch.Tensor:
         """Render the videos selected by ``index`` with their graph (render hooks applied)."""
         rest: tuple[Any, ...] = ()
         if isinstance(index, tuple):
-            if not index:
-                index = None
-            else:
-                index, rest = index[0], index[1:]
+            whole: tuple[Any, ...] = index
+            index, rest = (whole[0], whole[1:]) if whole else (None, ())
         n = len(self)
         idx, drop = _video_indices(index, n)
         if idx.numel() and (int(idx.min()) < -n or int(idx.max()) >= n):
             bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
             raise ShapeError(f"index {bad} is out of range for a synthetic set of {n} videos")
         idx = torch.where(idx < 0, idx + n, idx)
-        videos, _ = self(idx.to(self._device()))
+        videos, _ = cast(nn.Module, self)(idx.to(self._device()))
         if videos.shape[0] != idx.numel():
             raise ShapeError(
                 f"a render hook changed the number of videos from {idx.numel()} to {videos.shape[0]}, so "
@@ -111,11 +127,11 @@ class TensorLikeMixin:
         out = videos[0] if drop else videos
         return out[rest] if rest else out
 
-    def __iter__(self: SyntheticSet) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[torch.Tensor]:
         for i in range(len(self)):
             yield self[i]
 
-    def detach(self: SyntheticSet) -> torch.Tensor:
+    def detach(self) -> torch.Tensor:
         """All videos rendered once, without graph and without render hooks (like ``tensor.detach()``).
 
         Returns:
@@ -124,7 +140,7 @@ class TensorLikeMixin:
         return self.export()[0]
 
     @property
-    def shape(self: SyntheticSet) -> torch.Size:
+    def shape(self) -> torch.Size:
         """``torch.Size([N, T, C, H, W])`` of the rendered set (what :meth:`detach` returns)."""
         return torch.Size((len(self), self.frames, self.channels, *self.size))
 
@@ -138,19 +154,19 @@ class TensorLikeMixin:
         return 5
 
     @property
-    def dtype(self: SyntheticSet) -> torch.dtype:
+    def dtype(self) -> torch.dtype:
         """The floating dtype the videos are rendered in."""
-        for tensor in self.state_dict().values():
+        for tensor in cast(nn.Module, self).state_dict().values():
             if tensor.is_floating_point():
                 return tensor.dtype
         return torch.get_default_dtype()
 
     @property
-    def device(self: SyntheticSet) -> torch.device:
+    def device(self) -> torch.device:
         """Where the set's tensors (and the rendered videos) live."""
         return self._device()
 
-    def _data_error(self: SyntheticSet) -> TensorOpError:
+    def _data_error(self) -> TensorOpError:
         kind = type(self).__name__
         return TensorOpError(
             f"{kind} has no tensor .data: it renders videos from its parts "
@@ -163,10 +179,10 @@ class TensorLikeMixin:
     def __getattr__(self, name: str) -> Any:
         # nn.Module.__getattr__ serves parameters, buffers and submodules; ``data`` gets a named error.
         if name == "data":
-            raise self._data_error()  # type: ignore[misc]
-        return nn.Module.__getattr__(self, name)  # type: ignore[arg-type]
+            raise self._data_error()
+        return nn.Module.__getattr__(cast(nn.Module, self), name)
 
     def _set_data(self, value: object) -> None:
-        raise self._data_error()  # type: ignore[misc]
+        raise self._data_error()
 
     data = property(None, _set_data, doc="Not available on a synthetic set: raises TensorOpError.")

@@ -24,7 +24,8 @@ H, W = 6, 5
 
 
 def make(**kw: object) -> DynamicMemoryBlock:
-    args: dict[str, object] = {"num_classes": 3, "videos_per_class": 1, "frames": 4, "size": (H, W), "seed": 0, "static": "noise"}
+    args: dict[str, object] = {"num_classes": 3, "videos_per_class": 1, "frames": 4, "size": (H, W), "seed": 0}
+    args["static"] = "noise"
     args.update(kw)
     return DynamicMemoryBlock(**args)  # type: ignore[arg-type]
 
