@@ -13,6 +13,8 @@ they import live here, so the loops run offline on the built-in ``MovingShapes``
   image ``DiffAugment`` fails on ``[B, T, C, H, W]``; this import is what a user changes to go to videos);
 * ``ReparamModule`` is :class:`temporal_condense.mtt.FlatStudent`, which is called the same way
   (``student_net(x, flat_param=...)``, ``student_net.parameters()``);
+* ``match_loss`` is the DC gradient distance (:func:`temporal_condense.losses.gradient_distance`) and ``epoch``
+  trains a network for one pass over a loader (with ``DiffAugment`` when ``aug``), as DC's inner loop does;
 * ``make_buffers`` trains a few tiny expert trajectories with :func:`temporal_condense.mtt.train_experts` and
   writes them in the published buffer format (``replay_buffer_0.pt``: a list of trajectories, each a list of
   epochs, each a list of parameter tensors), which the loops read with ``torch.load`` as published.
@@ -30,6 +32,7 @@ import torch.nn as nn
 
 from temporal_condense.augment import DiffAugment, ParamDiffAug
 from temporal_condense.data import MovingShapes
+from temporal_condense.losses import gradient_distance
 from temporal_condense.models import get_model
 from temporal_condense.mtt.experts import load_expert, train_experts
 from temporal_condense.mtt.student import FlatStudent as ReparamModule
@@ -38,11 +41,14 @@ __all__ = [
     "DiffAugment",
     "ParamDiffAug",
     "ReparamModule",
+    "epoch",
     "evaluate_synset",
     "get_dataset",
     "get_network",
     "get_time",
     "make_buffers",
+    "match_loss",
+    "seed_everything",
 ]
 
 
@@ -100,6 +106,30 @@ def evaluate_synset(
             correct += int((net(x.to(args.device)).argmax(1) == y.to(args.device)).sum())
             total += len(y)
     return net, acc_train, correct / total
+
+
+def match_loss(gw_syn: Any, gw_real: Any, args: Any) -> torch.Tensor:
+    """DC's gradient matching distance (``args.dis_metric``: ``"ours"``, ``"mse"`` or ``"cos"``)."""
+    return gradient_distance(gw_syn, gw_real, args.dis_metric)
+
+
+def epoch(mode: str, dataloader: Any, net: nn.Module, optimizer: Any, criterion: Any, args: Any, aug: bool) -> float:
+    """One training (or test) pass; returns the accuracy."""
+    net.train(mode == "train")
+    correct = total = 0
+    for x, y in dataloader:
+        x, y = x.to(args.device), y.to(args.device)
+        if aug:
+            x = DiffAugment(x, args.dsa_strategy, param=args.dsa_param)
+        out = net(x)
+        if mode == "train":
+            loss = criterion(out, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        correct += int((out.argmax(1) == y).sum())
+        total += len(y)
+    return correct / total
 
 
 def make_buffers(args: Any, dst_train: torch.utils.data.TensorDataset, channel: int, num_classes: int) -> None:

@@ -29,6 +29,7 @@ PAIRS = {
     "mtt_video_condensed.py": "mtt_video.py",
     "mtt_video_keyframes.py": "mtt_video.py",
     "dm_video_condensed.py": "dm_video.py",
+    "dc_video_condensed.py": "dc_video.py",
 }
 TINY = ["--frames", "4", "--size", "16", "--net_width", "8", "--net_depth", "2", "--real_per_class", "3",
         "--num_eval", "1", "--epoch_eval_train", "1", "--batch_train", "16", "--threads", "1"]  # fmt: skip
@@ -135,12 +136,18 @@ def test_mtt_loops_run_and_every_part_learns(wrapped: str, tmp_path: Path, monke
 
 
 @pytest.mark.slow
-def test_dm_loops_run_and_every_part_learns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("method", ["dm", "dc"])
+def test_dm_dc_loops_run_and_every_part_learns(method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = [*TINY, "--Iteration", "2", "--eval_it", "2", "--batch_real", "3"]
-    _, plain_steps = run_example("dm_video.py", [*args, "--save_path", str(tmp_path / "plain")], monkeypatch)
-    assert len([s for s in plain_steps if s[0][0].shape == (8, 4, 3, 16, 16)]) == 3
-    check_saved_videos(tmp_path / "plain", "res_DM_*.pt", 8)
-    built, steps = run_example("dm_video_condensed.py", [*args, "--save_path", str(tmp_path / "wrapped")], monkeypatch)
+    if method == "dc":
+        args += ["--outer_loop", "2", "--inner_loop", "1"]
+    outer = 2 if method == "dc" else 1
+    plain, wrapped = f"{method}_video.py", f"{method}_video_condensed.py"
+    _, plain_steps = run_example(plain, [*args, "--save_path", str(tmp_path / "plain")], monkeypatch)
+    assert len([s for s in plain_steps if s[0][0].shape == (8, 4, 3, 16, 16)]) == 3 * outer
+    check_saved_videos(tmp_path / "plain", "res_*.pt", 8)
+    built, steps = run_example(wrapped, [*args, "--save_path", str(tmp_path / "wrapped")], monkeypatch)
     assert len(built) == 1 and isinstance(built[0], tc.DynamicMemoryBlock)
     check_every_part_gets_gradients(built[0], steps)
-    check_saved_videos(tmp_path / "wrapped", "vis_DM_*.pt", 8)
+    check_saved_videos(tmp_path / "wrapped", "vis_*.pt", 8)
+    check_saved_videos(tmp_path / "wrapped", "res_*.pt", 8)
