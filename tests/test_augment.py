@@ -183,3 +183,25 @@ def test_render_hook_augments_what_the_set_renders() -> None:
     assert torch.equal(aug, DiffAugment(raw, "flip", param=M))
     aug.sum().backward()
     assert synset.videos.grad is not None
+
+
+def test_render_hook_is_replayed_exactly_by_the_checkpointed_trajectory_loss() -> None:
+    from torch import nn
+
+    from temporal_condense.mtt.matching import make_syn_lr, trajectory_matching_loss
+    from temporal_condense.mtt.student import FlatStudent
+
+    torch.manual_seed(0)
+    student = FlatStudent(nn.Sequential(nn.Flatten(), nn.Linear(2 * 3 * 6 * 6, 5), nn.Tanh(), nn.Linear(5, 2)).double())
+    theta = student.flatten()
+    grads = []
+    for mode in ("unrolled", "checkpointed"):
+        synset = SyntheticVideos(2, 2, frames=2, size=(6, 6), seed=0).double()
+        synset.register_render_hook(DiffAugmentation(ALL))
+        syn_lr = make_syn_lr(0.05, dtype=torch.float64)
+        loss = trajectory_matching_loss(student, synset, theta, theta + 0.1, syn_lr, syn_steps=3, batch_syn=2,
+                                        mode=mode, generator=torch.Generator().manual_seed(2))  # fmt: skip
+        loss.backward()
+        grads.append((loss.detach(), synset.videos.grad, syn_lr.grad))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)

@@ -139,6 +139,7 @@ def test_tensor_operations_of_the_published_loops() -> None:
     torch.testing.assert_close(synset[2, :, 0], real_init()[2, :, 0])
     assert [v.shape for v in synset] == [(T, C, H, W)] * len(synset)
     assert synset.requires_grad_(True) is synset and synset.videos.requires_grad  # no-op
+    assert synset.cpu() is synset  # .to()/.cuda()/.cpu() keep their nn.Module meaning: in place, return the set
     assert synset.to(torch.float64).detach().dtype == torch.float64
     with pytest.raises(ShapeError, match="out of range for a synthetic set of 6 videos"):
         synset[6]
