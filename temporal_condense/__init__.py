@@ -11,13 +11,14 @@ The core (this namespace)::
 
 The kit lives in subpackages: :mod:`temporal_condense.models`, :mod:`temporal_condense.data`,
 :mod:`temporal_condense.evaluate`, :mod:`temporal_condense.mtt`, :mod:`temporal_condense.losses`,
-:mod:`temporal_condense.static`, :mod:`temporal_condense.hooks`, :mod:`temporal_condense.pipeline`.
+:mod:`temporal_condense.static`, :mod:`temporal_condense.hooks`, :mod:`temporal_condense.pipeline`,
+:mod:`temporal_condense.augment` (the published DSA ``DiffAugment`` for videos).
 """
 
 from __future__ import annotations
 
 from temporal_condense.dynamic_memory import DynamicMemoryBlock, DynamicMemoryBlockConfig
-from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
+from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError, TensorOpError
 from temporal_condense.interpolator import Interpolator, interpolate, interpolation_matrix
 from temporal_condense.matcher import SegmentedMatcher
 from temporal_condense.synthetic import SyntheticSet, SyntheticVideos, SyntheticVideosConfig
@@ -35,6 +36,7 @@ __all__ = [
     "SyntheticVideos",
     "SyntheticVideosConfig",
     "TemporalCondenseError",
+    "TensorOpError",
     "__version__",
     "interpolate",
     "interpolation_matrix",
