@@ -214,7 +214,7 @@ def save_artifact(
     """
     header = {"kind": kind, "version": FORMAT_VERSION, "config": dict(config or {})}
     try:
-        text = json.dumps(header, sort_keys=True, allow_nan=False)
+        text = json.dumps(header, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config of artifact {kind!r} must be JSON-serializable: {exc}") from exc
     payload = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
