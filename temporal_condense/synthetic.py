@@ -24,6 +24,7 @@ import abc
 import copy
 import logging
 import math
+import operator
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -578,12 +579,18 @@ class SyntheticVideoDataset(Dataset[tuple[torch.Tensor, int]]):
         return len(self.synset)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.__getitems__([int(index)])[0]
+        return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
         """Render a whole batch of items in one call (used by DataLoader)."""
+        items = []
+        for i in indices:
+            try:
+                items.append(operator.index(i))  # 0.5 is refused, not floored
+            except TypeError:
+                raise ConfigError(f"index must be an integer, got {i!r} ({type(i).__name__})") from None
         with torch.no_grad():
-            idx = self.synset._check_indices([int(i) for i in indices])
+            idx = self.synset._check_indices(items)
             videos = self.synset._render(idx, self.generator).detach()
         labels = torch.div(idx, self.synset.videos_per_class, rounding_mode="floor").tolist()
         return [(videos[i].contiguous(), int(labels[i])) for i in range(len(labels))]
