@@ -171,3 +171,13 @@ def test_a_full_disk_is_an_oserror_naming_the_path_and_leaves_nothing(tmp_path: 
         atomic_write(tmp_path / "full.bin", full)
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "full.bin")
     assert os.listdir(tmp_path) == []
+
+
+def test_check_finite_is_exact_when_the_sum_overflows() -> None:
+    from temporal_condense._checks import check_finite
+
+    big = torch.full((4,), 3e38)  # finite values whose float32 sum overflows: not an error
+    assert check_finite(big, "big") is big
+    with pytest.raises(tc.ShapeError, match=r"x must be finite, got 2 NaN/inf value\(s\) of 4"):
+        check_finite(torch.tensor([1.0, float("inf"), -float("inf"), 2.0]), "x")  # inf - inf: sum is NaN
+    assert check_finite(torch.tensor([1, 2]), "ints") is not None

@@ -126,7 +126,7 @@ class _Source:
                 xs.append(x)
                 ys.append(y)
         x = torch.stack(xs)
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        if x.is_floating_point() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
             bad = [int(i) for i, v in zip(idx.tolist(), xs, strict=True) if not bool(torch.isfinite(v).all())]
             raise ShapeError(f"{self.name} videos must be finite, got NaN/inf values in item(s) {bad[:10]}")
         return x, torch.tensor(ys, dtype=torch.int64)
@@ -164,7 +164,6 @@ def _check_label_range(labels: torch.Tensor, num_classes: int, name: str) -> Non
         raise ShapeError(
             f"{name} labels must lie in [0, {num_classes - 1}] (num_classes={num_classes}), got {int(bad[0])}"
         )
-
 
 
 def random_real_subset(
