@@ -410,7 +410,7 @@ def _torch_load_safely(path: Path) -> Any:
                 f"(torch.load(weights_only=True) said: {str(exc).splitlines()[0]}); nothing in it was "
                 "executed. Expert buffers must hold only lists of tensors."
             ) from exc
-        except RuntimeError as exc:  # mmap needs the zip format: retry without it
+        except Exception as exc:  # mmap needs the zip format: retry without it; garbage raises anything
             last = exc
             continue
     raise ConfigError(f"path {str(path)!r} is not a readable torch.save file: {last}") from last
