@@ -58,7 +58,7 @@ TENSORS: list[Any] = [
     torch.tensor(1.0),
     _video((2, 4, 1, 4, 4), dtype=torch.float64),
 ]
-anything = st.sampled_from(SCALARS + TENSORS)
+anything = st.sampled_from([*SCALARS, *TENSORS])
 counts = st.sampled_from([-1, 0, 1, 2, 3, 4, 0.5, 2.9, NAN, "2", None, True])
 video = st.sampled_from(TENSORS)
 modes = st.sampled_from(["linear", "nearest", "cubic", "banana", "", None, 1])
@@ -212,7 +212,7 @@ def test_damaged_artifact_headers(header: str, tensors: str) -> None:
 
 @SETTINGS
 @given(
-    images=st.sampled_from(TENSORS + [_video((6, 1, 2, 2)), _video((6, 1, 2, 2), NAN)]),
+    images=st.sampled_from([*TENSORS, _video((6, 1, 2, 2)), _video((6, 1, 2, 2), NAN)]),
     num_classes=counts,
     spc=counts,
 )
