@@ -105,7 +105,6 @@ def lr_schedule(epochs: int, lr: float, protocol: str = "published") -> list[flo
     return [cfg.lr if ep < high else cfg.lr * 0.1 for ep in range(cfg.epochs)]
 
 
-
 def standardize_batch(x: torch.Tensor) -> torch.Tensor:
     """Standardize a batch with its own scalar mean and (unbiased) standard deviation, as the reference.
 
@@ -124,7 +123,6 @@ def standardize_batch(x: torch.Tensor) -> torch.Tensor:
     """
     std = x.std() if x.numel() > 1 else x.new_ones(())
     return (x - x.mean()) / std.clamp_min(1e-12)
-
 
 
 def _prepare(x: torch.Tensor, cfg: EvalConfig, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

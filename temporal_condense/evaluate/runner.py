@@ -41,11 +41,9 @@ class ModelFactory(Protocol):
     ) -> nn.Module: ...
 
 
-
 def _derive_seed(seed: int, run: int, salt: str) -> int:
     digest = hashlib.blake2b(f"{seed}:{run}:{salt}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & ((1 << 62) - 1)
-
 
 
 def _build_model(

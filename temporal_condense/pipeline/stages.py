@@ -56,6 +56,7 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
     start = time.perf_counter()
     model: Any = spec.model
     if spec.model_kwargs:
+
         def model(seed: int) -> nn.Module:
             return get_model(
                 spec.model,
