@@ -48,7 +48,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from einops import repeat
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -144,6 +144,18 @@ class StaticConfig(BaseModel):
         return (self.outer_loop or outer, inner if self.inner_loop is None else self.inner_loop)
 
 
+class _StaticHeader(BaseModel):
+    """Header of a saved :class:`StaticMemory` (validated on load: no silent ``2.9 -> 2``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_classes: StrictInt = Field(ge=1)
+    static_per_class: StrictInt = Field(ge=1)
+    source: StrictStr = "user"
+    distill_config: dict[str, Any] | None = None
+    losses: list[float] = Field(default_factory=list)
+
+
 class StaticMemory:
     """Static memory: ``static_per_class`` images per class, class-major.
 
@@ -225,23 +237,34 @@ class StaticMemory:
         return save_artifact(path, {"images": self.images}, kind=_KIND, config=config)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> StaticMemory:
-        """Load an artifact written by :meth:`save` (no pickle)."""
-        tensors, config = load_artifact(path, kind=_KIND)
-        if "images" not in tensors:
-            raise ConfigError(f"artifact {str(path)!r} must hold a tensor 'images', got {sorted(tensors)}")
-        distill = config.get("distill_config")
+    def load(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> StaticMemory:
+        """Load an artifact written by :meth:`save` (no pickle); the header is validated field by field.
+
+        Raises:
+            ConfigError: Missing/unreadable file, another kind, or a header field that is missing or of the
+                wrong type (named, with the file).
+            ShapeError: The images do not fit the header or hold NaN/inf.
+        """
+        tensors, config = load_artifact(path, kind=_KIND, device=device)
         try:
-            cfg = None if distill is None else validate_config(StaticConfig, distill)
+            header = _StaticHeader.model_validate(config)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"artifact {str(path)!r} has an invalid header: " + format_validation_error(_StaticHeader, exc)
+            ) from None
+        if sorted(tensors) != ["images"]:
+            raise ConfigError(f"artifact {str(path)!r} must hold exactly the tensor 'images', got {sorted(tensors)}")
+        try:
+            cfg = None if header.distill_config is None else validate_config(StaticConfig, header.distill_config)
         except ConfigError as exc:
             raise ConfigError(f"artifact {str(path)!r} has an invalid distill_config: {exc}") from None
         return cls(
             tensors["images"],
-            int(config["num_classes"]),
-            int(config["static_per_class"]),
-            source=str(config.get("source", "user")),
+            header.num_classes,
+            header.static_per_class,
+            source=header.source,
             config=cfg,
-            losses=config.get("losses", ()),
+            losses=header.losses,
         )
 
     def __repr__(self) -> str:

@@ -266,3 +266,33 @@ def test_dc_with_batchnorm_student(frames: tuple[torch.Tensor, torch.Tensor]) ->
     assert torch.isfinite(mem.images).all()
     # First forward (statistics on real frames) in train mode, the matching forwards in eval mode.
     assert modes[0] is True and not any(modes[1:]) and len(modes) == 1 + 2 * NC
+
+
+# ------------------------------------------------------------------ issue 9: headers are validated
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"num_classes": None}, r"num_classes: Field required"),
+        ({"static_per_class": 2.9}, r"static_per_class: Input should be a valid integer, got 2.9"),
+        ({"num_classes": "3"}, r"num_classes: Input should be a valid integer, got '3'"),
+        ({"static_per_class": 0}, r"static_per_class: Input should be greater than or equal to 1"),
+        ({"extra": 1}, r"unknown config key 'extra'"),
+    ],
+)
+def test_damaged_static_headers_are_named_errors(tmp_path: Path, edit: dict, message: str) -> None:
+    from temporal_condense.io import save_artifact
+
+    header = {"num_classes": 3, "static_per_class": 2, "source": "user", "distill_config": None, "losses": []}
+    header.update(edit)
+    header = {k: v for k, v in header.items() if v is not None}
+    path = save_artifact(
+        tmp_path / "s.safetensors", {"images": torch.zeros(6, 1, 2, 2)}, kind="StaticMemory", config=header
+    )
+    with pytest.raises(ConfigError, match=r"s\.safetensors' has an invalid header: .*" + message):
+        StaticMemory.load(path)
+
+
+def test_static_load_on_a_missing_device_is_named(tmp_path: Path) -> None:
+    path = StaticMemory(torch.zeros(2, 1, 2, 2), 2, 1).save(tmp_path / "s.safetensors")
+    with pytest.raises(ConfigError, match=r"device must name a torch device"):
+        StaticMemory.load(path, device="banana")

@@ -18,8 +18,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -220,10 +222,17 @@ def load_frame(path: str | os.PathLike[str], channels: int = 3) -> torch.Tensor:
     """
     mode = "RGB" if channels == 3 else "L"
     try:
-        with Image.open(path) as img:
-            rgb = img.convert(mode)
-            width, height = rgb.size
-            raw = bytearray(rgb.tobytes())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                rgb = img.convert(mode)
+                width, height = rgb.size
+                raw = bytearray(rgb.tobytes())
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TemporalCondenseError(
+            f"frame {path} is refused as a possible decompression bomb (more than Pillow's "
+            f"MAX_IMAGE_PIXELS={Image.MAX_IMAGE_PIXELS} pixels): {exc}"
+        ) from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise TemporalCondenseError(f"cannot read frame {path}: {exc}") from None
     data = torch.frombuffer(raw, dtype=torch.uint8)
@@ -278,9 +287,9 @@ class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
             raise ConfigError(f"index must be an integer, got {index!r}")
         if not isinstance(index, int):
             try:
-                index = int(index)  # numpy / tensor scalars
-            except (TypeError, ValueError):
-                raise ConfigError(f"index must be an integer, got {index!r}") from None
+                index = operator.index(index)  # numpy / 0-d integer tensor scalars; 0.5 is refused, not floored
+            except (TypeError, ValueError, RuntimeError):
+                raise ConfigError(f"index must be an integer, got {index!r} ({type(index).__name__})") from None
         n = len(self)
         if not -n <= index < n:
             raise ConfigError(f"index must be in [{-n}, {n}), got {index}")

@@ -40,16 +40,23 @@ import pickle
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from safetensors import safe_open
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_int, check_tensor, validate_config
+from temporal_condense._checks import (
+    check_device,
+    check_finite,
+    check_int,
+    check_tensor,
+    format_validation_error,
+    validate_config,
+)
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.hooks import standardize_batch
 from temporal_condense.io import read_artifact_header, save_artifact
@@ -195,6 +202,72 @@ def save_expert(
     return save_artifact(path, tensors, kind=EXPERT_KIND, config=header)
 
 
+class ExpertHeader(BaseModel):
+    """The fields of an expert file's header that its reader relies on (the rest is the run's config)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    epochs: StrictInt = Field(ge=0)
+    num_params: StrictInt = Field(ge=1)
+    param_names: list[StrictStr]
+    param_shapes: list[list[Annotated[StrictInt, Field(ge=0)]]]
+    dtype: Literal["float16", "bfloat16", "float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _check(self) -> ExpertHeader:
+        if len(self.param_names) != len(self.param_shapes):
+            raise ValueError(
+                f"param_names ({len(self.param_names)}) and param_shapes ({len(self.param_shapes)}) "
+                "must have one entry per parameter"
+            )
+        total = sum(int(torch.Size(shape).numel()) for shape in self.param_shapes)
+        if total != self.num_params:
+            raise ValueError(f"num_params ({self.num_params}) must equal the sum of param_shapes sizes ({total})")
+        return self
+
+
+_SAFETENSORS_FLOAT = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+
+
+def _validated_header(path: Path, config: Mapping[str, Any]) -> ExpertHeader:
+    try:
+        return ExpertHeader.model_validate(dict(config))
+    except ValidationError as exc:
+        raise ConfigError(
+            f"expert file {str(path)!r} has an invalid header: " + format_validation_error(ExpertHeader, exc)
+        ) from None
+
+
+def _check_stored_snapshots(path: Path, header: ExpertHeader) -> None:
+    """The tensors on disk must be what the header says: ``epoch_0..epoch_E``, each float ``[num_params]``."""
+    expected = {f"epoch_{e}" for e in range(header.epochs + 1)}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            stored = set(handle.keys())
+            slices = {name: handle.get_slice(name) for name in sorted(stored & expected)}
+            shapes = {name: list(sl.get_shape()) for name, sl in slices.items()}
+            dtypes = {name: sl.get_dtype() for name, sl in slices.items()}
+    except Exception as exc:  # safetensors' own error types
+        raise ConfigError(f"expert file {str(path)!r} is not readable: {exc}") from exc
+    if stored != expected:
+        missing = sorted(expected - stored, key=lambda n: int(n.split("_")[1]))
+        extra = sorted(stored - expected)
+        raise ConfigError(
+            f"expert file {str(path)!r} header says epochs={header.epochs} (snapshots epoch_0..epoch_{header.epochs}) "
+            f"but the file holds {len(stored)} tensor(s): missing {missing[:5]}, unexpected {extra[:5]}"
+        )
+    for name in sorted(expected, key=lambda n: int(n.split("_")[1])):
+        if shapes[name] != [header.num_params]:
+            raise ShapeError(
+                f"snapshot {name} of expert file {str(path)!r} must have shape [{header.num_params}] "
+                f"(num_params), got {shapes[name]}"
+            )
+        if dtypes[name] not in _SAFETENSORS_FLOAT:
+            raise ShapeError(
+                f"snapshot {name} of expert file {str(path)!r} must have a floating dtype, got {dtypes[name]}"
+            )
+
+
 class ExpertTrajectory:
     """A lazily read expert file of our format.
 
@@ -213,15 +286,17 @@ class ExpertTrajectory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         header = read_artifact_header(self.path)
-        if header.get("kind") != EXPERT_KIND:
+        if header["kind"] != EXPERT_KIND:
             raise ConfigError(
-                f"path {str(self.path)!r} must be an artifact of kind {EXPERT_KIND!r}, got {header.get('kind')!r}"
+                f"path {str(self.path)!r} must be an artifact of kind {EXPERT_KIND!r}, got {header['kind']!r}"
             )
-        self.config: dict[str, Any] = dict(header.get("config", {}))
-        self.epochs: int = int(self.config["epochs"])
-        self.num_params: int = int(self.config["num_params"])
-        self.param_names: list[str] = list(self.config["param_names"])
-        self.param_shapes: list[tuple[int, ...]] = [tuple(s) for s in self.config["param_shapes"]]
+        self.config: dict[str, Any] = dict(header["config"])
+        fields = _validated_header(self.path, self.config)
+        self.epochs: int = fields.epochs
+        self.num_params: int = fields.num_params
+        self.param_names: list[str] = list(fields.param_names)
+        self.param_shapes: list[tuple[int, ...]] = [tuple(s) for s in fields.param_shapes]
+        _check_stored_snapshots(self.path, fields)
 
     @property
     def num_snapshots(self) -> int:
@@ -251,9 +326,8 @@ class ExpertTrajectory:
         epoch = self._check_epoch(epoch)
         with safe_open(str(self.path), framework="pt", device="cpu") as handle:
             flat = handle.get_tensor(f"epoch_{epoch}")
-        if not bool(torch.isfinite(flat).all()):
-            raise ShapeError(f"snapshot epoch_{epoch} of {str(self.path)!r} must be finite, got NaN/inf")
-        return flat.to(device=device, dtype=dtype or flat.dtype).contiguous()
+        check_finite(flat, f"snapshot epoch_{epoch} of {str(self.path)!r}")
+        return flat.to(device=check_device(device), dtype=dtype or flat.dtype).contiguous()
 
     def params(self, epoch: int) -> list[torch.Tensor]:
         """Snapshot ``epoch`` as a list of tensors in ``parameters()`` order (the published layout)."""
@@ -317,7 +391,9 @@ class PublishedTrajectory:
         if epoch > self.epochs:
             raise ConfigError(f"epoch must be in [0, {self.epochs}] for trajectory {self.index}, got {epoch}")
         flat = torch.cat([p.detach().reshape(-1) for p in self._epochs[epoch]])
-        return flat.to(device=device, dtype=dtype or flat.dtype).contiguous()
+        where = f"snapshot {epoch} of trajectory {self.index}" + (f" of {str(self.path)!r}" if self.path else "")
+        check_finite(flat, where)
+        return flat.to(device=check_device(device), dtype=dtype or flat.dtype).contiguous()
 
     def params(self, epoch: int) -> list[torch.Tensor]:
         """Snapshot ``epoch`` as the list of parameter tensors stored in the file (copies)."""
@@ -335,7 +411,7 @@ def _torch_load_safely(path: Path) -> Any:
                 f"(torch.load(weights_only=True) said: {str(exc).splitlines()[0]}); nothing in it was "
                 "executed. Expert buffers must hold only lists of tensors."
             ) from exc
-        except RuntimeError as exc:  # mmap needs the zip format: retry without it
+        except Exception as exc:  # mmap needs the zip format: retry without it; garbage raises anything
             last = exc
             continue
     raise ConfigError(f"path {str(path)!r} is not a readable torch.save file: {last}") from last
@@ -377,6 +453,13 @@ def read_published_buffer(path: str | os.PathLike[str]) -> list[PublishedTraject
             if not isinstance(snap, list | tuple) or not all(isinstance(t, torch.Tensor) for t in snap):
                 raise ConfigError(
                     f"trajectory {i}, epoch {e} of {str(p)!r} must be a list of tensors, got {type(snap).__name__}"
+                )
+            if not snap:
+                raise ConfigError(f"trajectory {i}, epoch {e} of {str(p)!r} must hold parameters, got an empty list")
+            bad = [t.dtype for t in snap if not t.is_floating_point()]
+            if bad:
+                raise ShapeError(
+                    f"trajectory {i}, epoch {e} of {str(p)!r} must hold floating parameter tensors, got {bad[0]}"
                 )
             epochs.append(list(snap))
         shapes0 = [tuple(t.shape) for t in epochs[0]]

@@ -395,4 +395,3 @@ def _write_json(path: Path, data: object) -> Path:
 
 def _config_digest(cfg: PipelineConfig) -> str:
     return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-
