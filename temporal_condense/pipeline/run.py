@@ -17,7 +17,8 @@ from temporal_condense.models import get_model
 from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
 from temporal_condense.pipeline.data import _Data, _load_data
 from temporal_condense.pipeline.report import PipelineResult, _save_preview
-from temporal_condense.pipeline.stages import _build_set, _derive, _stage1, _stage2
+from temporal_condense.pipeline.stages import _build_set, _stage1, _stage2
+from temporal_condense.seeds import derive_seed
 
 __all__ = ["run_pipeline"]
 
@@ -121,7 +122,7 @@ def run_pipeline(
         losses, stage2_s, experts_s = _stage2(cfg, data, train_set, out, progress, callback)
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-    _save_preview(train_set, data.num_classes, out / "preview.safetensors", _derive(cfg.seed, "preview"))
+    _save_preview(train_set, data.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
 
     ev = cfg.evaluation
     nets: list[nn.Module] = []
@@ -134,7 +135,7 @@ def run_pipeline(
         epochs=ev.epochs,
         lr=ev.lr,
         batch_size=ev.batch_size,
-        seed=_derive(cfg.seed, "eval"),
+        seed=derive_seed(cfg.seed, "eval"),
         protocol=ev.protocol,
         progress=progress,
         num_classes=data.num_classes,
