@@ -668,6 +668,13 @@ class DynamicMemoryBlock(SyntheticSet):
                     f"this artifact was saved with a user-supplied block ({cfg.block_class}); a module cannot "
                     f"be rebuilt from JSON: pass block=<an instance of it> to load, got {block!r}"
                 )
+            saved_class = cfg.block_class
+            given_class = f"{type(block).__module__}.{type(block).__qualname__}"
+            if saved_class is not None and given_class != saved_class:
+                raise ConfigError(
+                    f"block= must be an instance of the block class this artifact was saved with "
+                    f"({saved_class}), got an instance of {given_class}"
+                )
             block_arg: str | nn.Module = block
         else:
             if block is not None:
@@ -690,6 +697,7 @@ class DynamicMemoryBlock(SyntheticSet):
             train_static=cfg.train_static,
             channels=cfg.channels,
             mode=cfg.mode,
+            block_init=cfg.block_init,
             seed=0,
         )
 

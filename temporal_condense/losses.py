@@ -39,7 +39,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from temporal_condense._checks import check_choice, check_int, check_layout, check_tensor, from_btchw, to_btchw
+from temporal_condense._checks import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_layout,
+    check_same_device,
+    check_tensor,
+    from_btchw,
+    to_btchw,
+)
 from temporal_condense.errors import ConfigError, ShapeError
 
 __all__ = [
@@ -209,6 +218,8 @@ def _check_pair(real: object, syn: object) -> tuple[torch.Tensor, torch.Tensor]:
     s = _check_samples(syn, "syn")
     if r.ndim != s.ndim:
         raise ShapeError(f"real and syn must have the same rank, got real {tuple(r.shape)} and syn {tuple(s.shape)}")
+    check_same_device("real", r, "syn", s)
+    check_finite(r, "real")
     return r, s
 
 

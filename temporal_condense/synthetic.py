@@ -23,6 +23,8 @@ from __future__ import annotations
 import abc
 import copy
 import logging
+import math
+import operator
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -131,9 +133,20 @@ class SyntheticVideosConfig(SyntheticSetConfig):
 # The protocol
 # --------------------------------------------------------------------------------------------------------
 def _check_positive_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigError(
+            f"{name} must be a positive number, got {value!r}" + (" (not finite)" if value == math.inf else "")
+        )
     return float(value)
+
+
+def _check_generator(generator: object) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ConfigError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__} ({generator!r}); "
+            "for a seed use torch.Generator().manual_seed(seed)"
+        )
+    return generator
 
 
 class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
@@ -289,7 +302,7 @@ class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
             - Output: ``[B, frames, C, H, W]`` (contiguous) and ``[B]`` (int64).
         """
         idx = self._check_indices(indices)
-        videos = self._render(idx, generator)
+        videos = self._render(idx, _check_generator(generator))
         labels = torch.div(idx, self.videos_per_class, rounding_mode="floor")
         videos, labels = self._run_hooks(videos, labels)
         return videos.contiguous(), labels
@@ -322,6 +335,7 @@ class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
         Returns:
             ``(videos [N, T, C, H, W], labels [N])`` with ``N = len(self)``.
         """
+        generator = _check_generator(generator)
         with torch.no_grad():
             idx = torch.arange(len(self), device=self._device())
             videos = self._render(idx, generator).detach().contiguous()
@@ -464,7 +478,12 @@ class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
         rest = {k: v for k, v in kwargs.items() if not k.startswith("lr_")}
         groups = self.param_groups(lr=lr, syn_lr=syn_lr, lr_lr=lr_lr, **lrs)
         if momentum is not None:
+            if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+                raise ConfigError(f"momentum must be a number in [0, 1) or None, got {momentum!r}")
             rest["momentum"] = momentum
+        wd = rest.get("weight_decay", 0.0)
+        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not 0 <= wd < math.inf:
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {wd!r}")
         return optimizer(groups, lr=groups[0]["lr"], **rest)
 
     # ---------------------------------------------------------------------------------- storage
@@ -543,7 +562,14 @@ class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
                 )
         with torch.no_grad():
             for name, target in expected.items():
-                target.copy_(tensors[name].to(device=target.device, dtype=target.dtype))
+                stored = tensors[name].to(device=target.device)
+                if stored.is_floating_point() and stored.dtype != target.dtype:
+                    # Each tensor keeps its stored dtype (a mixed float64/float32 set stays mixed): swap the
+                    # data of the module's own parameter/buffer (state_dict() holds detached aliases).
+                    owner = dict(self.named_parameters()).get(name)
+                    (owner if owner is not None else self.get_buffer(name)).data = stored.clone()
+                else:
+                    target.copy_(stored.to(dtype=target.dtype))
 
     # ---------------------------------------------------------------------------------- snapshot
     def _snapshot(self: S) -> S:
@@ -578,12 +604,18 @@ class SyntheticVideoDataset(Dataset[tuple[torch.Tensor, int]]):
         return len(self.synset)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.__getitems__([int(index)])[0]
+        return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
         """Render a whole batch of items in one call (used by DataLoader)."""
+        items = []
+        for i in indices:
+            try:
+                items.append(operator.index(i))  # 0.5 is refused, not floored
+            except TypeError:
+                raise ConfigError(f"index must be an integer, got {i!r} ({type(i).__name__})") from None
         with torch.no_grad():
-            idx = self.synset._check_indices([int(i) for i in indices])
+            idx = self.synset._check_indices(items)
             videos = self.synset._render(idx, self.generator).detach()
         labels = torch.div(idx, self.synset.videos_per_class, rounding_mode="floor").tolist()
         return [(videos[i].contiguous(), int(labels[i])) for i in range(len(labels))]

@@ -287,3 +287,10 @@ def test_load_errors(tmp_path: object) -> None:
         SyntheticVideos.load(wrong)
     with pytest.raises(ConfigError, match="not found"):
         SyntheticVideos.load(f"{tmp_path}/missing.safetensors")
+
+
+def test_dataset_index_must_be_an_integer() -> None:
+    ds = SyntheticVideos(2, 1, frames=2, size=(2, 2)).as_dataset(seed=0)
+    with pytest.raises(ConfigError, match=r"index must be an integer, got 0.5 \(float\)"):
+        ds[0.5]  # type: ignore[index]
+    assert ds[torch.tensor(1)][1] == 1
