@@ -27,7 +27,7 @@ Example:
     ...     def forward(self, x):
     ...         return self.head(self.body(x))
     >>> frames, labels = torch.rand(8, 3, 4, 4), torch.tensor([0, 1] * 4)
-    >>> def factory(seed):
+    >>> def factory(*, seed, **_):
     ...     torch.manual_seed(seed)
     ...     return Tiny()
     >>> memory = distill_static((frames, labels), num_classes=2, static_per_class=1, method="dm",
@@ -56,6 +56,7 @@ from temporal_condense._checks import check_finite, check_int, check_tensor, for
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.losses import _as_siamese, dc_class_loss, dm_loss
+from temporal_condense.models.factory import ModelFactory, make_model
 
 __all__ = [
     "StaticConfig",
@@ -80,9 +81,6 @@ _DC_LOOPS: dict[int, tuple[int, int]] = {
 }
 #: Published default image learning rates (DC: main.py, DM: main_DM.py).
 _DEFAULT_LR: dict[str, float] = {"dc": 0.1, "dm": 1.0}
-
-ModelFactory = Callable[[int], nn.Module]
-
 
 def dc_loops(static_per_class: int) -> tuple[int, int]:
     """``(outer_loop, inner_loop)`` of the published DC code for ``static_per_class`` images per class.
@@ -431,14 +429,9 @@ def _build_model(
     dtype: torch.dtype,
     kwargs: dict[str, Any],
 ) -> nn.Module:
-    if isinstance(model, str):
-        from temporal_condense.models import get_model  # local import: keeps `losses` usable without models
-
-        net = get_model(model, channels=channels, num_classes=num_classes, size=size, seed=seed, **kwargs)
-    else:
-        net = model(seed)
-    if not isinstance(net, nn.Module):
-        raise ConfigError(f"model factory must return an nn.Module, got {type(net).__name__}")
+    net = make_model(
+        model, channels=channels, num_classes=num_classes, size=size, frames=None, seed=seed, model_kwargs=kwargs
+    )
     return net.to(dtype=dtype)
 
 
@@ -490,7 +483,8 @@ def distill_static(
         init: ``"real"`` (random real frames of the class) or ``"noise"`` (Gaussian with the per-channel mean
             and std of the real frames: the published ``randn`` in the standardized pixel space).
         model: A name for :func:`temporal_condense.models.get_model` (default the image ``"ConvNet"``) or a
-            factory ``seed -> nn.Module`` with ``forward`` (logits) and, for DM, ``embed``.
+            :class:`~temporal_condense.models.ModelFactory` (called with ``frames=1``) whose network has
+            ``forward`` (logits) and, for DM, ``embed``.
         seed: Seeds everything: real batches, student initializations, noise, and torch's global RNG
             (forked and restored) for augmentations.
         progress: Show a tqdm progress bar.
@@ -519,7 +513,7 @@ def distill_static(
     Example:
         >>> import torch
         >>> from torch import nn
-        >>> net = lambda seed: nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+        >>> net = lambda **_: nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
         >>> data = (torch.rand(6, 3, 2, 2), torch.tensor([0, 1, 0, 1, 0, 1]))
         >>> distill_static(data, 2, 1, method="dc", iterations=1, model=net, progress=False).images.shape
         torch.Size([2, 3, 2, 2])

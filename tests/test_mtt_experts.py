@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -44,7 +42,7 @@ class Tiny(nn.Module):
         return self.fc2(self.drop(torch.relu(self.fc1(x.flatten(1)))))
 
 
-def tiny(seed: int) -> nn.Module:
+def tiny(*, seed: int, **_: object) -> nn.Module:
     return Tiny()
 
 
@@ -187,7 +185,7 @@ def test_resume_after_deleting_experts_equals_uninterrupted(tmp_path, data):
         expert_path(part_dir, k).unlink()
     built: list[int] = []
 
-    def counting(seed: int) -> nn.Module:
+    def counting(*, seed: int, **_: object) -> nn.Module:
         built.append(seed)
         return Tiny()
 
@@ -201,7 +199,7 @@ def test_resume_after_a_kill_mid_run(tmp_path, data):
     full = _run(tmp_path / "full", data, num_experts=3)
     calls = {"n": 0}
 
-    def dies_on_third(seed: int) -> nn.Module:
+    def dies_on_third(*, seed: int, **_: object) -> nn.Module:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # simulated kill while expert 2 trains
@@ -250,9 +248,7 @@ def test_model_by_registry_name_with_stand_in(tmp_path, data, monkeypatch):
         calls.append((name, seed, kw))  # type: ignore[arg-type]
         return Tiny()
 
-    fake = types.ModuleType("temporal_condense.models")
-    fake.get_model = get_model  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "temporal_condense.models", fake)
+    monkeypatch.setattr(experts_mod, "get_model", get_model)
     path = train_experts(
         "ConvNet3D",
         data,
@@ -332,8 +328,8 @@ def test_train_data_errors(tmp_path, data):
         train_experts(tiny, (x, y.float()), 1, **common)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"train_data must be a torch Dataset or a .* got str"):
         train_experts(tiny, "videos", 1, **common)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"model must build an nn\.Module, got int"):
-        train_experts(lambda s: 3, data, 1, **common)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match=r"model factory must return an nn\.Module, got int"):
+        train_experts(lambda **_: 3, data, 1, **common)  # type: ignore[arg-type,return-value]
 
 
 # -------------------------------------------------------------------------------- published format

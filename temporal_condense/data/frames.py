@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from temporal_condense._checks import check_choice, check_int, validate_config
 from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
+from temporal_condense.seeds import seeded_generator
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -55,27 +56,9 @@ SAMPLING_MODES: tuple[str, ...] = ("uniform", "random")
 SHORT_POLICIES: tuple[str, ...] = ("error", "loop", "pad")
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
-def mix_seed(*values: int) -> int:
-    """Hash integers into one 63-bit seed (splitmix64), for per-item generators (internal helper)."""
-    h = 0x6A09E667F3BCC909
-    for v in values:
-        h = _splitmix64(h ^ (int(v) & _MASK64))
-    return h & ((1 << 63) - 1)
-
-
 def item_generator(seed: int, epoch: int, index: int, salt: int = 0) -> torch.Generator:
     """A CPU generator seeded from ``(seed, epoch, index, salt)`` (independent of access order)."""
-    return torch.Generator().manual_seed(mix_seed(seed, epoch, index, salt))
+    return seeded_generator(seed, "item", epoch, index, salt)
 
 
 # --------------------------------------------------------------------------------------------------------------

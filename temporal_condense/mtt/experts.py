@@ -21,7 +21,7 @@ Example:
     >>> import tempfile, torch
     >>> from temporal_condense.mtt.experts import load_expert, train_experts
     >>> videos, labels = torch.rand(8, 2, 1, 4, 4), torch.arange(8) % 2
-    >>> def tiny(seed):
+    >>> def tiny(*, seed, **_):
     ...     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32, 2))
     >>> out = tempfile.mkdtemp()
     >>> paths = train_experts(tiny, (videos, labels), num_experts=2, epochs=2, batch_size=4,
@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -59,9 +58,12 @@ from temporal_condense._checks import (
     validate_config,
 )
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.hooks import standardize_batch
 from temporal_condense.io import read_artifact_header, save_artifact
+from temporal_condense.models import ModelFactory, get_model, make_model
 from temporal_condense.mtt.distributed import barrier, get_rank, get_world_size, is_distributed, shard_indices
 from temporal_condense.mtt.student import flatten_params
+from temporal_condense.seeds import derive_seed
 
 __all__ = [
     "EXPERT_KIND",
@@ -82,7 +84,6 @@ logger = logging.getLogger(__name__)
 EXPERT_KIND = "ExpertTrajectory"
 _EXPERT_FILE = re.compile(r"^expert_(\d+)\.safetensors$")
 _PUBLISHED_FILE = re.compile(r"^replay_buffer_(\d+)\.pt$")
-ModelFactory = Callable[[int], nn.Module]
 TrainData = Dataset | tuple[torch.Tensor, torch.Tensor]
 
 
@@ -130,7 +131,8 @@ def _validated_config(**kwargs: Any) -> ExpertConfig:
 
 # ----------------------------------------------------------------------------------------------- seeds
 def expert_seed(seed: int, k: int, purpose: str = "expert") -> int:
-    """Derive a 63-bit seed from the run seed, the expert index and a purpose tag.
+    """The seed of expert ``k`` for ``purpose``: :func:`~temporal_condense.seeds.derive_seed` ``(seed, "expert", k,
+    purpose)``.
 
     Expert ``k``'s seeds depend only on ``(seed, k)``, so any subset of experts, trained in any order,
     on any rank, after any restart, gives the same files.
@@ -139,8 +141,7 @@ def expert_seed(seed: int, k: int, purpose: str = "expert") -> int:
         >>> expert_seed(0, 3) == expert_seed(0, 3) != expert_seed(0, 4)
         True
     """
-    digest = hashlib.sha256(f"temporal_condense/{purpose}/{seed}/{k}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+    return derive_seed(seed, "expert", k, purpose)
 
 
 def expert_path(out_dir: str | os.PathLike[str], k: int) -> Path:
@@ -578,23 +579,51 @@ def _as_dataset(train_data: object) -> tuple[Dataset | None, torch.Tensor | None
     )
 
 
-def _build_model(model: str | ModelFactory, model_kwargs: Mapping[str, Any], init_seed: int) -> nn.Module:
-    if isinstance(model, str):
-        from temporal_condense.models import get_model  # lazy: the models subpackage is optional here
+def _geometry(
+    data: tuple[Dataset | None, torch.Tensor | None, torch.Tensor | None, int], model_kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``channels``, ``num_classes``, ``size`` and ``frames`` for a factory: from ``model_kwargs``, else the data."""
+    dataset, xs, ys, _ = data
+    sample = xs[0] if xs is not None else dataset[0][0]  # type: ignore[index]
+    shape = tuple(torch.as_tensor(sample).shape)
+    if len(shape) not in (3, 4):
+        raise ShapeError(f"train_data items must be [C, H, W] images or [T, C, H, W] clips, got shape {shape}")
+    classes = model_kwargs.get("num_classes")
+    if classes is None and dataset is not None:
+        classes = getattr(dataset, "num_classes", None)
+        labels = getattr(dataset, "labels", None)
+        if classes is None and isinstance(labels, (torch.Tensor, list, tuple)) and len(labels):
+            classes = int(torch.as_tensor(labels).max()) + 1
+        if classes is None:  # read every label once (a Dataset without num_classes or labels)
+            classes = max(int(dataset[i][1]) for i in range(len(dataset))) + 1  # type: ignore[arg-type]
+    if classes is None and ys is not None:
+        classes = int(ys.max()) + 1
+    geometry: dict[str, Any] = {
+        "channels": int(shape[-3]),
+        "num_classes": classes,
+        "size": (int(shape[-2]), int(shape[-1])),
+        "frames": int(shape[0]) if len(shape) == 4 else None,
+    }
+    geometry.update({k: model_kwargs[k] for k in geometry if k in model_kwargs})
+    geometry["size"] = tuple(geometry["size"])
+    return geometry
 
+
+def _build_model(
+    model: str | ModelFactory,
+    model_kwargs: Mapping[str, Any],
+    init_seed: int,
+    data: tuple[Dataset | None, torch.Tensor | None, torch.Tensor | None, int],
+) -> nn.Module:
+    if isinstance(model, str):
         net = get_model(model, seed=init_seed, **dict(model_kwargs))
     else:
-        net = model(init_seed)
+        net = make_model(model, seed=init_seed, **_geometry(data, model_kwargs))
     if not isinstance(net, nn.Module):
         raise ConfigError(f"model must build an nn.Module, got {type(net).__name__}")
     if not any(True for _ in net.parameters()):
         raise ConfigError("model must have at least one parameter, got none")
     return net
-
-
-def _standardize(x: torch.Tensor) -> torch.Tensor:
-    # The video benchmark's epoch(): one mean and one std over the whole batch.
-    return (x - x.mean()) / x.std().clamp_min(1e-12)
 
 
 def _check_existing(path: Path, config: ExpertConfig, k: int) -> bool:
@@ -631,7 +660,7 @@ def _train_one(
         # Global draws (dropout, kornia augmentation, a factory that ignores its seed) come from this
         # expert's own seed; the caller's RNG state is restored afterwards.
         torch.manual_seed(expert_seed(config.seed, k, "global"))
-        net = _build_model(model, config.model_kwargs, expert_seed(config.seed, k, "init")).to(device)
+        net = _build_model(model, config.model_kwargs, expert_seed(config.seed, k, "init"), data).to(device)
         net.train()
         order = torch.Generator().manual_seed(expert_seed(config.seed, k, "data"))
         lr = config.lr
@@ -665,7 +694,7 @@ def _train_one(
                 if transform is not None:
                     x = transform(x)
                 if config.standardize == "batch":
-                    x = _standardize(x)
+                    x = standardize_batch(x)
                 out = net(x)
                 if y.numel() and (int(y.min()) < 0 or int(y.max()) >= out.shape[-1]):
                     raise ShapeError(
@@ -728,7 +757,9 @@ def train_experts(
 
     Args:
         model: A name for ``temporal_condense.models.get_model`` (``model_kwargs`` passed on, the seed
-            given as ``seed=``), or a factory ``fn(seed: int) -> nn.Module``.
+            given as ``seed=``), or a :class:`~temporal_condense.models.ModelFactory` called as
+            ``fn(channels=, num_classes=, size=, frames=, seed=)`` with the values of ``model_kwargs`` where
+            given, else read from the data (``frames=None`` for image items).
         train_data: A Dataset of ``(input, label)`` items, or an ``(inputs, labels)`` tuple of tensors.
             The same data as tensors or as a Dataset gives the same batches.
         num_experts: Number of experts of the whole run.

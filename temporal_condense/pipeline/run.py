@@ -27,13 +27,13 @@ from temporal_condense.pipeline.guard import (
 from temporal_condense.pipeline.report import PipelineResult, _save_preview
 from temporal_condense.pipeline.stages import (
     _build_set,
-    _derive,
     _make_optimizer,
     _stage1,
     _stage2,
     buffer_trajectories,
     check_trajectories,
 )
+from temporal_condense.seeds import derive_seed
 from temporal_condense.static import StaticMemory
 
 __all__ = ["run_pipeline"]
@@ -166,7 +166,7 @@ def run_pipeline(
         losses, stage2_s, experts_s = _stage2(cfg, data, train_set, out, progress, callback)
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-    _save_preview(train_set, data.num_classes, out / "preview.safetensors", _derive(cfg.seed, "preview"))
+    _save_preview(train_set, data.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
 
     ev = cfg.evaluation
     nets: list[nn.Module] = []
@@ -179,7 +179,7 @@ def run_pipeline(
         epochs=ev.epochs,
         lr=ev.lr,
         batch_size=ev.batch_size,
-        seed=_derive(cfg.seed, "eval"),
+        seed=derive_seed(cfg.seed, "eval"),
         protocol=ev.protocol,
         progress=progress,
         num_classes=data.num_classes,

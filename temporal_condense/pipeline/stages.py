@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -11,13 +10,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from temporal_condense.dynamic_memory import DynamicMemoryBlock
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
-from temporal_condense.hooks import VideoAugmentation
+from temporal_condense.hooks import BatchStandardize, VideoAugmentation
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
 from temporal_condense.mtt.experts import (
@@ -33,16 +31,11 @@ from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoi
 from temporal_condense.pipeline.config import PipelineConfig, _write_json
 from temporal_condense.pipeline.data import _Data
 from temporal_condense.pipeline.guard import read_stage1_record, stage_keys
+from temporal_condense.seeds import derive_seed
 from temporal_condense.static import distill_static, load_static
 from temporal_condense.synthetic import SyntheticVideos
 
 logger = logging.getLogger(__name__)
-
-
-def _derive(seed: int, *parts: object) -> int:
-    """A 31-bit seed derived from ``seed`` and labels (stable across runs and platforms)."""
-    text = "/".join([str(seed), *(str(p) for p in parts)])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
 def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[Any, float]:
@@ -61,20 +54,6 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
             logger.info("stage 1: reusing %s", path)
             return load_static(path, data.num_classes, spec.static_per_class), record.seconds
     start = time.perf_counter()
-    model: Any = spec.model
-    if spec.model_kwargs:
-
-        def model(seed: int) -> nn.Module:
-            return get_model(
-                spec.model,
-                channels=data.channels,
-                num_classes=data.num_classes,
-                size=data.size,
-                seed=seed,
-                **spec.model_kwargs,
-            )
-
-        model.__name__ = spec.model
     memory = distill_static(
         data.train_set.single_frame(),
         data.num_classes,
@@ -83,12 +62,13 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
         iterations=spec.iterations,
         lr=spec.lr,
         init=spec.init,
-        model=model,
-        seed=_derive(cfg.seed, "stage1"),
+        model=spec.model,
+        seed=derive_seed(cfg.seed, "stage1"),
         progress=progress,
         batch_real=spec.batch_real,
         outer_loop=spec.outer_loop,
         inner_loop=spec.inner_loop,
+        model_kwargs=spec.model_kwargs,
     )
     seconds = time.perf_counter() - start
     memory.save(path)
@@ -111,7 +91,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
         pair = random_real_subset(
-            (data.train_x, data.train_y), syn.videos_per_class, seed=_derive(cfg.seed, "random_real"), num_classes=k
+            (data.train_x, data.train_y), syn.videos_per_class, seed=derive_seed(cfg.seed, "random_real"), num_classes=k
         )
         return pair, pair[0].numel() * pair[0].element_size()
     if syn.kind == "static_only":
@@ -119,7 +99,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
     if syn.kind == "baseline":
         n_syn = syn.key_frames or frames
         init = (
-            _real_key_frames(data, syn.videos_per_class, n_syn, _derive(cfg.seed, "init"))
+            _real_key_frames(data, syn.videos_per_class, n_syn, derive_seed(cfg.seed, "init"))
             if syn.init == "real"
             else None
         )
@@ -132,7 +112,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
             key_frames=n_syn,
             mode=syn.mode,
             init=init,
-            seed=_derive(cfg.seed, "init"),
+            seed=derive_seed(cfg.seed, "init"),
         )
         return synset, int(synset.storage_bytes())
     # static_dynamic
@@ -155,14 +135,9 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         dynamic_per_video=syn.dynamic_per_video,
         train_static=cfg.distill.train_static,
         mode=syn.mode,
-        seed=_derive(cfg.seed, "init"),
+        seed=derive_seed(cfg.seed, "init"),
     )
     return synset_sd, int(synset_sd.storage_bytes())
-
-
-def _batch_standardize(videos: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Render hook: ``(x - x.mean()) / x.std()`` per batch (what the experts and the evaluation see)."""
-    return ((videos - videos.mean()) / videos.std().clamp_min(1e-8)).contiguous(), labels
 
 
 def buffer_trajectories(cfg: PipelineConfig) -> list[Any]:
@@ -239,7 +214,7 @@ def _experts(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tup
             epochs=m.expert_train_epochs,
             lr=m.lr_teacher,
             batch_size=m.expert_batch,
-            seed=_derive(cfg.seed, "experts"),
+            seed=derive_seed(cfg.seed, "experts"),
             model_kwargs={
                 "channels": data.channels,
                 "num_classes": data.num_classes,
@@ -275,16 +250,16 @@ def _stage2(
     if d.augment:
         augment = VideoAugmentation(siamese=True)
 
-    generator = torch.Generator().manual_seed(_derive(cfg.seed, "stage2"))
+    generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
     digest = stage_keys(cfg)["stage2"]
     losses: list[float] = []
     elapsed = 0.0
     start_it = 0
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_derive(cfg.seed, "stage2-global"))
+        torch.manual_seed(derive_seed(cfg.seed, "stage2-global"))
         py_state = random.getstate()
-        random.seed(_derive(cfg.seed, "stage2-python"))
+        random.seed(derive_seed(cfg.seed, "stage2-python"))
         try:
             if ckpt.is_file():
                 state = load_checkpoint(ckpt, module=synset, optimizer=optimizer, generator=generator)
@@ -300,7 +275,7 @@ def _stage2(
                     with torch.no_grad():
                         syn_lr.copy_(state["extra"]["syn_lr"])
                 logger.info("stage 2: resumed %s at iteration %d", ckpt, start_it)
-            hook = synset.register_render_hook(_batch_standardize) if d.method == "MTT" else None
+            hook = synset.register_render_hook(BatchStandardize()) if d.method == "MTT" else None
             t0 = time.perf_counter()
 
             def checkpoint(it: int) -> None:
@@ -320,7 +295,7 @@ def _stage2(
                 desc=f"{cfg.name} stage 2 ({d.method})",
             )
             for it in bar:
-                net_seed = _derive(cfg.seed, "student", it)
+                net_seed = derive_seed(cfg.seed, "student", it)
                 net = get_model(
                     d.model,
                     channels=data.channels,
