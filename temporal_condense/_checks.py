@@ -162,7 +162,9 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> str
             known = f" (valid keys: {valid})" if len(err.get("loc", ())) == 1 else ""
             parts.append(f"{loc}: {err.get('msg')}: unknown config key {loc!r}{known}")
         elif err.get("type") in ("value_error", "assertion_error"):
-            parts.append(str(err.get("msg", "")).removeprefix("Value error, "))
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            # A check inside a nested section names its fields relative to it: prefix the section.
+            parts.append(f"{loc}: {msg}" if err.get("loc") else msg)
         else:
             parts.append(f"{loc}: {err.get('msg')}, got {err.get('input')!r}")
     return f"invalid {model.__name__}: " + "; ".join(parts)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -19,12 +18,19 @@ from temporal_condense.evaluate import random_real_subset
 from temporal_condense.hooks import BatchStandardize, VideoAugmentation
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
-from temporal_condense.mtt.experts import ExpertTrajectory, expert_files, train_experts
+from temporal_condense.mtt.experts import (
+    ExpertTrajectory,
+    expert_files,
+    published_files,
+    read_published_buffer,
+    train_experts,
+)
 from temporal_condense.mtt.matching import make_syn_lr, trajectory_matching_loss
 from temporal_condense.mtt.student import FlatStudent
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
-from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
+from temporal_condense.pipeline.config import PipelineConfig, _write_json
 from temporal_condense.pipeline.data import _Data
+from temporal_condense.pipeline.guard import read_stage1_record, stage_keys
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import distill_static, load_static
 from temporal_condense.synthetic import SyntheticVideos
@@ -38,14 +44,15 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
     if spec.method == "load":
         memory = load_static(str(spec.path), data.num_classes, spec.static_per_class)
         side = Path(str(spec.path)).with_name("stage1.json")
-        seconds = float(json.loads(side.read_text())["seconds"]) if side.is_file() else 0.0
+        seconds = read_stage1_record(side).seconds if side.is_file() else 0.0
         return memory, seconds
     path, side = out / "static_memory.safetensors", out / "stage1.json"
+    key = stage_keys(cfg)["stage1"]
     if path.is_file() and side.is_file():
-        record = json.loads(side.read_text())
-        if record.get("static") == spec.model_dump(mode="json") and record.get("seed") == cfg.seed:
+        record = read_stage1_record(side)
+        if record.key == key:
             logger.info("stage 1: reusing %s", path)
-            return load_static(path, data.num_classes, spec.static_per_class), float(record["seconds"])
+            return load_static(path, data.num_classes, spec.static_per_class), record.seconds
     start = time.perf_counter()
     memory = distill_static(
         data.train_set.single_frame(),
@@ -65,7 +72,7 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
     )
     seconds = time.perf_counter() - start
     memory.save(path)
-    _write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed})
+    _write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed, "key": key})
     return memory, seconds
 
 
@@ -133,15 +140,70 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
     return synset_sd, int(synset_sd.storage_bytes())
 
 
+def buffer_trajectories(cfg: PipelineConfig) -> list[Any]:
+    """The trajectories in ``distill.mtt.buffer_path``: our expert files, else published ``replay_buffer_N.pt``.
+
+    Raises:
+        ConfigError: The folder is missing or holds neither kind of file, or a file is damaged.
+    """
+    folder = Path(str(cfg.distill.mtt.buffer_path))
+    if not folder.is_dir():
+        raise ConfigError(f"distill.mtt.buffer_path must be an existing folder, got {str(folder)!r}")
+    ours = expert_files(folder)
+    if ours:
+        return [ExpertTrajectory(f) for f in ours]
+    published = published_files(folder)
+    if not published:
+        raise ConfigError(
+            f"distill.mtt.buffer_path {str(folder)!r} holds no expert_K.safetensors or replay_buffer_N.pt files"
+        )
+    return [traj for f in published for traj in read_published_buffer(f)]
+
+
+def check_trajectories(cfg: PipelineConfig, trajectories: list[Any], num_params: int) -> None:
+    """Every trajectory fits the student (``num_params``) and holds the snapshots a window can reach."""
+    m = cfg.distill.mtt
+    needed = m.max_start_epoch - 1 + m.expert_epochs
+    for i, traj in enumerate(trajectories):
+        where = f"trajectory {i} of distill.mtt.buffer_path {str(m.buffer_path)!r}"
+        if traj.num_params != num_params:
+            raise ConfigError(
+                f"{where} has {traj.num_params} parameters, the student distill.model {cfg.distill.model!r} "
+                f"has {num_params}"
+            )
+        if traj.epochs < needed:
+            raise ConfigError(
+                f"{where} records epochs 0..{traj.epochs}, but max_start_epoch - 1 + expert_epochs = {needed}"
+            )
+
+
+def _make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimizer, torch.Tensor | None]:
+    """The stage-2 optimizer over the set's trainable parts (and MTT's ``syn_lr``)."""
+    d = cfg.distill
+    lrs: dict[str, float]
+    if cfg.synthetic.kind == "baseline":
+        lrs = {"lr_videos": d.lr_videos}
+    else:
+        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
+        if d.train_static:
+            lrs["lr_static"] = d.lr_static
+    syn_lr = make_syn_lr(d.mtt.lr_teacher) if d.method == "MTT" else None
+    if syn_lr is not None and not d.mtt.train_lr:
+        syn_lr.requires_grad_(False)
+    optimizer = synset.optimizer(
+        momentum=d.momentum,
+        syn_lr=syn_lr if (syn_lr is not None and d.mtt.train_lr) else None,
+        lr_lr=d.mtt.lr_lr,
+        **lrs,
+    )
+    return optimizer, syn_lr
+
+
 def _experts(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[list[Any], float]:
     m = cfg.distill.mtt
     start = time.perf_counter()
     if m.buffer_path is not None:
-        folder = Path(m.buffer_path)
-        files = expert_files(folder)
-        if not files:
-            raise ConfigError(f"distill.mtt.buffer_path {str(folder)!r} holds no expert_*.safetensors files")
-        seconds = 0.0
+        return buffer_trajectories(cfg), 0.0
     else:
         folder = out / "experts"
         files = train_experts(
@@ -177,22 +239,7 @@ def _stage2(
     """Train the synthetic set; returns ``(losses, stage-2 seconds, expert seconds)``."""
     d = cfg.distill
     k = data.num_classes
-    lrs: dict[str, float]
-    if cfg.synthetic.kind == "baseline":
-        lrs = {"lr_videos": d.lr_videos}
-    else:
-        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
-        if d.train_static:
-            lrs["lr_static"] = d.lr_static
-    syn_lr = make_syn_lr(d.mtt.lr_teacher) if d.method == "MTT" else None
-    if syn_lr is not None and not d.mtt.train_lr:
-        syn_lr.requires_grad_(False)
-    optimizer = synset.optimizer(
-        momentum=d.momentum,
-        syn_lr=syn_lr if (syn_lr is not None and d.mtt.train_lr) else None,
-        lr_lr=d.mtt.lr_lr,
-        **lrs,
-    )
+    optimizer, syn_lr = _make_optimizer(cfg, synset)
     experts: list[Any] = []
     expert_seconds = 0.0
     if d.method == "MTT":
@@ -205,7 +252,7 @@ def _stage2(
 
     generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
-    digest = _config_digest(cfg)
+    digest = stage_keys(cfg)["stage2"]
     losses: list[float] = []
     elapsed = 0.0
     start_it = 0
