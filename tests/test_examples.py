@@ -31,6 +31,12 @@ PAIRS = {
     "dm_video_condensed.py": "dm_video.py",
     "dc_video_condensed.py": "dc_video.py",
 }
+EDITS = {  # (changed hunks, added lines besides the import), as docs/integrations.md states them
+    "mtt_video_condensed.py": (3, 2),
+    "mtt_video_keyframes.py": (3, 2),
+    "dm_video_condensed.py": (2, 2),
+    "dc_video_condensed.py": (2, 2),
+}
 S2D_EDITS = (14, 45, 14)  # (hunks, removed lines, added lines) of s2d_video.py -> s2d_video_condensed.py
 TINY = ["--frames", "4", "--size", "16", "--net_width", "8", "--net_depth", "2", "--real_per_class", "3",
         "--num_eval", "1", "--epoch_eval_train", "1", "--batch_train", "16", "--threads", "1"]  # fmt: skip
@@ -55,6 +61,7 @@ def test_wrapped_loops_differ_in_at_most_three_hunks_and_three_lines(wrapped: st
     assert IMPORT in added
     others = [line for line in added if line.strip() != IMPORT]
     assert hunks <= 3 and len(others) <= 3, (hunks, removed, added)
+    assert (hunks, len(others)) == EDITS[wrapped]
     assert all(line.strip() for line in added), added  # no padding lines
     # the loops' own lines stay: separate x / this_y indexing, DiffAugment, evaluation and saving via .detach()
     text = (EXAMPLES / wrapped).read_text()
