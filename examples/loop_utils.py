@@ -11,6 +11,8 @@ they import live here, so the loops run offline on the built-in ``MovingShapes``
   weight decay 5e-4, learning rate dropped at half);
 * ``DiffAugment`` and ``ParamDiffAug`` are the video ones of :mod:`temporal_condense.augment` (the published
   image ``DiffAugment`` fails on ``[B, T, C, H, W]``; this import is what a user changes to go to videos);
+* ``Conv3DNet`` is the published hallucinator (block H) of the S2D code, ``evaluate_synset(..., mode="multi-static")``
+  re-pairs statics and dynamics every epoch as the published evaluation does;
 * ``ReparamModule`` is :class:`temporal_condense.mtt.FlatStudent`, which is called the same way
   (``student_net(x, flat_param=...)``, ``student_net.parameters()``);
 * ``match_loss`` is the DC gradient distance (:func:`temporal_condense.losses.gradient_distance`) and ``epoch``
@@ -32,12 +34,14 @@ import torch.nn as nn
 
 from temporal_condense.augment import DiffAugment, ParamDiffAug
 from temporal_condense.data import MovingShapes
+from temporal_condense.dynamic_memory import ConcatBlock
 from temporal_condense.losses import gradient_distance
 from temporal_condense.models import get_model
 from temporal_condense.mtt.experts import load_expert, train_experts
 from temporal_condense.mtt.student import FlatStudent as ReparamModule
 
 __all__ = [
+    "Conv3DNet",
     "DiffAugment",
     "ParamDiffAug",
     "ReparamModule",
@@ -74,19 +78,47 @@ def get_time() -> str:
     return str(time.strftime("[%Y-%m-%d %H:%M:%S]", time.localtime()))
 
 
+class Conv3DNet(ConcatBlock):
+    """The published hallucinator's call: ``hal(static [B, C, H, W], dynamic [B, T, 1, H, W]) -> [B, T, C, H, W]``
+    (``Conv3d(4 -> 3, kernel 3, padding 1)`` on the channel concatenation; its weights are ``encoder.*``)."""
+
+    def __init__(self) -> None:
+        super().__init__(3, 1)
+
+    def forward(self, static: torch.Tensor, dynamic: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(static.unsqueeze(1).expand(-1, dynamic.shape[1], -1, -1, -1), dynamic)
+
+
+def render_multi_static(static: torch.Tensor, dynamic: torch.Tensor, hal: Any, args: Any) -> tuple[Any, Any]:
+    """Every video once with a fresh random pairing, as the published ``MultiStaticSharedDataset``."""
+    n = dynamic.shape[0] * args.vpc
+    label = torch.arange(n, device=dynamic.device) // args.vpc
+    idx = torch.arange(n, device=dynamic.device) % args.vpc
+    dynamic_idx = 2 * idx + torch.randint(2, (n,), device=dynamic.device)
+    static_idx = args.spc * label + 2 * idx + torch.randint(2, (n,), device=dynamic.device)
+    return hal[0](static[static_idx], dynamic[label, dynamic_idx]), label
+
+
 def evaluate_synset(
-    it_eval: int, net: nn.Module, images_train: torch.Tensor, labels_train: torch.Tensor, testloader: Any, args: Any
-) -> tuple[nn.Module, float, float]:
-    """Train ``net`` on the synthetic tensor for ``args.epoch_eval_train`` epochs; return train and test accuracy."""
-    if not isinstance(images_train, torch.Tensor):
-        raise TypeError(f"images_train must be a tensor of videos, got {type(images_train).__name__}")
+    it_eval: int, net: nn.Module, images_train: Any, labels_train: Any, testloader: Any, args: Any,
+    mode: str = "none",
+) -> tuple[nn.Module, float, float]:  # fmt: skip
+    """Train ``net`` for ``args.epoch_eval_train`` epochs on a synthetic tensor (``mode="none"``), on
+    ``[static, dynamic, hallucinators]`` re-paired every epoch (``mode="multi-static"``, as published) or on a
+    synthetic set (re-rendered every epoch); return train and test accuracy."""
     lr = float(args.lr_net)
     epochs = int(args.epoch_eval_train)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=0.0005)
     criterion = nn.CrossEntropyLoss()
-    images_train, labels_train = images_train.to(args.device), labels_train.to(args.device)
     acc_train = 0.0
+    source = images_train
     for ep in range(epochs + 1):
+        with torch.no_grad():
+            if mode == "multi-static":
+                images_train, labels_train = render_multi_static(*source, args)
+            elif mode == "set":
+                images_train, labels_train = source.export()
+        images_train, labels_train = images_train.to(args.device), labels_train.to(args.device)
         perm = torch.randperm(len(images_train))
         correct = 0
         for batch in perm.split(args.batch_train):

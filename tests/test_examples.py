@@ -31,6 +31,7 @@ PAIRS = {
     "dm_video_condensed.py": "dm_video.py",
     "dc_video_condensed.py": "dc_video.py",
 }
+S2D_EDITS = (14, 45, 14)  # (hunks, removed lines, added lines) of s2d_video.py -> s2d_video_condensed.py
 TINY = ["--frames", "4", "--size", "16", "--net_width", "8", "--net_depth", "2", "--real_per_class", "3",
         "--num_eval", "1", "--epoch_eval_train", "1", "--batch_train", "16", "--threads", "1"]  # fmt: skip
 
@@ -74,17 +75,16 @@ def test_wrapped_loops_differ_in_at_most_three_hunks_and_three_lines(wrapped: st
 
 
 def run_example(name: str, args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
-    """Run an example in this process; return the synthetic sets it built and what each optimizer step saw."""
+    """Run an example in this process; return the synthetic sets whose optimizer it built and what each optimizer
+    step saw."""
     built: list[Any] = []
-    for cls in (tc.DynamicMemoryBlock, tc.SyntheticVideos):
-        original = cls.from_videos
+    original = tc.SyntheticSet.optimizer
 
-        def record(*a: Any, _original: Any = original, **k: Any) -> Any:
-            out = _original(*a, **k)
-            built.append(out)
-            return out
+    def record(self: Any, *a: Any, **k: Any) -> Any:
+        built.append(self)
+        return original(self, *a, **k)
 
-        monkeypatch.setattr(cls, "from_videos", record)
+    monkeypatch.setattr(tc.SyntheticSet, "optimizer", record)
     steps: list[Any] = []
 
     def seen(opt: torch.optim.Optimizer, *_: Any) -> None:
@@ -157,3 +157,46 @@ def test_dm_dc_loops_run_and_every_part_learns(method: str, tmp_path: Path, monk
     check_every_part_gets_gradients(built[0], steps)
     check_saved_videos(tmp_path / "wrapped", "vis_*.pt", 8)
     check_saved_videos(tmp_path / "wrapped", "res_*.pt", 8)
+
+
+def test_s2d_wrap_replaces_the_inlined_method() -> None:
+    hunks, removed, added = changes("s2d_video.py", "s2d_video_condensed.py")
+    assert (hunks, len(removed), len(added)) == S2D_EDITS, (hunks, len(removed), len(added))
+    text = (EXAMPLES / "s2d_video_condensed.py").read_text()
+    kept_lines = (
+        "label = these_indices // args.vpc",
+        "this_y = label.long()",
+        "x = image_syn[these_indices]",
+        'static_syn = torch.load(args.path_static)["image"]',
+        "syn_lr.data = syn_lr.data.clip(min=0.001)",
+    )
+    for kept in kept_lines:
+        assert kept in text, kept
+    code = text.split('"""', 2)[2]  # after the module docstring
+    for gone in ("hals", "optimizer_static", "optimizer_dynamic", "static_idx", "dynamic_idx"):
+        assert gone not in code, gone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train_static", [False, True])
+def test_s2d_loops_run_and_every_part_learns(
+    train_static: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    static = torch.randn(8 * 2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    torch.save({"image": static}, tmp_path / "static.pt")  # the released stage-1 format
+    args = [*TINY, "--Iteration", "2", "--eval_it", "2", "--syn_steps", "3", "--train_epochs", "2", "--num_experts",
+            "1", "--max_start_epoch", "1", "--buffer_path", str(tmp_path / "buffers"), "--train_lr",
+            "--path_static", str(tmp_path / "static.pt")]  # fmt: skip
+    if not train_static:
+        args.append("--no_train_static")
+    _, plain_steps = run_example("s2d_video.py", [*args, "--save_path", str(tmp_path / "plain")], monkeypatch)
+    dynamic_steps = [s for s in plain_steps if s[0][0].shape == (8, 2, 4, 1, 16, 16)]
+    assert len(dynamic_steps) == 3 and all(s[0][1] is not None and s[0][1].abs().sum() > 0 for s in dynamic_steps)
+    built, steps = run_example("s2d_video_condensed.py", [*args, "--save_path", str(tmp_path / "wrapped")], monkeypatch)
+    assert len(built) == 1 and isinstance(built[0], tc.DynamicMemoryBlock)
+    synset = built[0]
+    assert synset.static.requires_grad == train_static
+    assert torch.equal(synset.static.detach(), static) != train_static  # frozen statics stay the stage-1 images
+    check_every_part_gets_gradients(synset, steps)
+    saved = sorted((tmp_path / "wrapped" / "s2d").glob("synset_*.safetensors"))
+    assert len(saved) == 2 and tc.DynamicMemoryBlock.load(saved[-1]).shape == (8, 4, 3, 16, 16)
