@@ -83,6 +83,11 @@ class DataSpec(_Spec):
         seed: Seed of the dataset (MovingShapes generation; frame-folder temporal sampling).
         options: Further :class:`~temporal_condense.data.MovingShapes` arguments (e.g. ``colour_coded``,
             ``speed``); MovingShapes only.
+        standardize: Distill in the standardized pixel space, as the published code does: train and test
+            clips minus the training clips' per-channel mean, over their std. Every synthetic memory then
+            lives (and is initialized) on the scale of the clips the losses see.
+        validation_per_class: Hold out this many training clips per class and evaluate on them instead of
+            the test split: the setting for tuning (the test split is then never read).
     """
 
     dataset: Literal["MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2"] = "MovingShapes"
@@ -93,6 +98,8 @@ class DataSpec(_Spec):
     test_per_class: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    standardize: bool = True
+    validation_per_class: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
@@ -155,7 +162,8 @@ class SyntheticSpec(_Spec):
             ``"baseline"`` (:class:`~temporal_condense.SyntheticVideos`), ``"static_only"`` (the stage-1 statics
             repeated over time), ``"random_real"`` (random real clips) or ``"full_data"`` (every real clip).
         videos_per_class: Synthetic (or random real) videos per class.
-        key_frames: Stored frames per video: baseline ``N_syn`` or static-dynamic ``N_dyn`` (``None``: all).
+        key_frames: Stored frames per video: baseline ``N_syn``, static-dynamic ``N_dyn``, or the frames kept of
+            each random real clip (interpolated back to ``frames``; ``None``: all).
         mode: Interpolation mode for ``key_frames < frames``.
         init: Baseline initialization: ``"real"`` clips (their key frames) or ``"noise"``.
         static_per_class: Statics used by the static-dynamic set (``None``: all of stage 1; fewer takes the
@@ -165,8 +173,12 @@ class SyntheticSpec(_Spec):
         pairing: ``"random"`` (the paper) or ``"fixed"``.
         dynamic_channels: Channels of the dynamic memory.
         block: ``"conv"`` (the paper's Conv3d block) or ``"add"``.
-        block_init: ``"default"`` (as published) or ``"identity"`` (the block starts by passing the static
-            image through; see :class:`~temporal_condense.DynamicMemoryBlock`).
+        block_init: ``"default"`` (as published), ``"identity"`` (the block starts by passing the static
+            image through; the dynamic memory then gets no gradient until the block moves) or ``"residual"``
+            (identity plus the dynamic memory added to every channel; see
+            :class:`~temporal_condense.DynamicMemoryBlock`).
+        dynamic_init: ``"randn"`` (published) or ``"zeros"`` (with ``"residual"``: start as the static-only set).
+        dynamic_std: Scale of the ``"randn"`` init (1 = the scale of standardized clips).
     """
 
     kind: SetKind = "static_dynamic"
@@ -180,7 +192,9 @@ class SyntheticSpec(_Spec):
     pairing: Literal["random", "fixed"] = "random"
     dynamic_channels: int = Field(default=1, ge=1)
     block: Literal["conv", "add"] = "conv"
-    block_init: Literal["default", "identity"] = "default"
+    block_init: Literal["default", "identity", "residual"] = "default"
+    dynamic_init: Literal["randn", "zeros"] = "randn"
+    dynamic_std: float = Field(default=1.0, gt=0)
 
 
 class MTTSpec(_Spec):

@@ -32,6 +32,7 @@ from temporal_condense.pipeline.stages import (
     _stage2,
     buffer_trajectories,
     check_trajectories,
+    render_std_ratio,
 )
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import StaticMemory
@@ -164,9 +165,18 @@ def run_pipeline(
     stage2_s = experts_s = 0.0
     if isinstance(train_set, nn.Module) and cfg.distill.method != "none":
         losses, stage2_s, experts_s = _stage2(cfg, data, train_set, out, progress, callback)
+    ratio = None
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-    _save_preview(train_set, data.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
+        ratio = render_std_ratio(train_set, data, derive_seed(cfg.seed, "render-check"))
+    _save_preview(
+        train_set,
+        data.num_classes,
+        out / "preview.safetensors",
+        derive_seed(cfg.seed, "preview"),
+        data.pixel_mean,
+        data.pixel_std,
+    )
 
     ev = cfg.evaluation
     nets: list[nn.Module] = []
@@ -201,6 +211,8 @@ def run_pipeline(
         iterations=len(losses),
         losses=losses,
         out_dir=str(out),
+        split=data.split,
+        render_std_ratio=ratio,
     )
     _write_json(result_path, {"config": _config_digest(cfg), "result": result.to_dict()})
     return result

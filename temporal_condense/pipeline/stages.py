@@ -16,6 +16,7 @@ from temporal_condense.dynamic_memory import DynamicMemoryBlock
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
 from temporal_condense.hooks import BatchStandardize, VideoAugmentation
+from temporal_condense.interpolator import Interpolator
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
 from temporal_condense.mtt.experts import (
@@ -55,7 +56,7 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
             return load_static(path, data.num_classes, spec.static_per_class), record.seconds
     start = time.perf_counter()
     memory = distill_static(
-        data.train_set.single_frame(),
+        single_frames(data.train_x, data.train_y, derive_seed(cfg.seed, "stage1-frames")),
         data.num_classes,
         spec.static_per_class,
         method=spec.method.lower(),
@@ -76,6 +77,28 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
     return memory, seconds
 
 
+def single_frames(videos: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random frame of every clip (stage 1's input): ``([N, C, H, W], [N])``, drawn from ``seed``.
+
+    Example:
+        >>> frames, labels = single_frames(torch.zeros(4, 8, 3, 5, 5), torch.tensor([0, 0, 1, 1]), seed=0)
+        >>> tuple(frames.shape), labels.tolist()
+        ((4, 3, 5, 5), [0, 0, 1, 1])
+    """
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randint(videos.shape[1], (videos.shape[0],), generator=g)
+    return videos[torch.arange(videos.shape[0]), t].contiguous(), labels
+
+
+def render_std_ratio(synset: Any, data: _Data, seed: int) -> float:
+    """Std of one rendered copy of the whole set (no hooks) over the std of the real training clips."""
+    videos, _ = synset.export(generator=torch.Generator().manual_seed(seed))
+    return float(videos.std() / data.train_x.std().clamp_min(1e-12))
+
+
+RENDER_STD_LIMIT = 3.0  # a render this many times wider (or narrower) than the real clips is swamped by a part
+
+
 def _real_key_frames(data: _Data, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
     """``per_class`` random real clips per class (class-major), reduced to ``key_frames`` evenly spaced frames."""
     videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=data.num_classes)
@@ -93,6 +116,12 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         pair = random_real_subset(
             (data.train_x, data.train_y), syn.videos_per_class, seed=derive_seed(cfg.seed, "random_real"), num_classes=k
         )
+        if syn.key_frames is not None and syn.key_frames < frames:
+            # random real clips at a smaller storage: keep key frames only, interpolate them back to ``frames``
+            idx = torch.linspace(0, frames - 1, syn.key_frames).round().long()
+            kept = pair[0][:, idx].contiguous()
+            videos = Interpolator(frames, syn.mode)(kept).contiguous()
+            return (videos, pair[1]), kept.numel() * kept.element_size()
         return pair, pair[0].numel() * pair[0].element_size()
     if syn.kind == "static_only":
         return (memory.as_videos(frames), memory.labels), int(memory.storage_bytes())
@@ -130,6 +159,8 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         dynamic_channels=syn.dynamic_channels,
         block=syn.block,
         block_init=syn.block_init,
+        dynamic_init=syn.dynamic_init,
+        dynamic_std=syn.dynamic_std,
         pairing=syn.pairing,
         static_per_video=syn.static_per_video,
         dynamic_per_video=syn.dynamic_per_video,
@@ -353,6 +384,17 @@ def _stage2(
                 bar.set_postfix(loss=f"{losses[-1]:.4g}")
                 if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == d.iterations:
                     checkpoint(it + 1)
+                    ratio = render_std_ratio(synset, data, derive_seed(cfg.seed, "render-check"))
+                    if not 1 / RENDER_STD_LIMIT <= ratio <= RENDER_STD_LIMIT:
+                        logger.warning(
+                            "stage 2 (%s), iteration %d: the rendered videos' std is %.2fx the real clips' "
+                            "(expected within %.0fx): one part of the set swamps the others; lower its learning "
+                            "rate or init scale",
+                            cfg.name,
+                            it + 1,
+                            ratio,
+                            RENDER_STD_LIMIT,
+                        )
                 if callback is not None:
                     callback(it + 1, losses[-1])
             bar.close()
