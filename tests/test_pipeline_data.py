@@ -59,7 +59,7 @@ def test_validation_runs_and_standardized_previews(tmp_path: Path) -> None:
     res = run_pipeline(method_config("random_real", base), tmp_path / "rr", progress=False)
     assert res.split == "validation" and res.render_std_ratio is None
     videos, _ = load_preview(tmp_path / "rr")
-    assert 0.0 <= float(videos.min()) and float(videos.max()) <= 1.0  # back in the data's pixel space
+    assert float(videos.min()) >= 0.0 and float(videos.max()) <= 1.0  # back in the data's pixel space
     test_run = run_pipeline(method_config("random_real", tiny_config()), tmp_path / "rr_test", progress=False)
     assert test_run.split == "test"
 
