@@ -56,7 +56,6 @@ SAMPLING_MODES: tuple[str, ...] = ("uniform", "random")
 SHORT_POLICIES: tuple[str, ...] = ("error", "loop", "pad")
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-
 def item_generator(seed: int, epoch: int, index: int, salt: int = 0) -> torch.Generator:
     """A CPU generator seeded from ``(seed, epoch, index, salt)`` (independent of access order)."""
     return seeded_generator(seed, "item", epoch, index, salt)

@@ -106,6 +106,7 @@ def lr_schedule(epochs: int, lr: float, protocol: str = "published") -> list[flo
     return [cfg.lr if ep < high else cfg.lr * 0.1 for ep in range(cfg.epochs)]
 
 
+
 def _prepare(x: torch.Tensor, cfg: EvalConfig, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     x = x.to(device=device, dtype=dtype)
     if cfg.crop:
