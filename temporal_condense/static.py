@@ -82,6 +82,7 @@ _DC_LOOPS: dict[int, tuple[int, int]] = {
 #: Published default image learning rates (DC: main.py, DM: main_DM.py).
 _DEFAULT_LR: dict[str, float] = {"dc": 0.1, "dm": 1.0}
 
+
 def dc_loops(static_per_class: int) -> tuple[int, int]:
     """``(outer_loop, inner_loop)`` of the published DC code for ``static_per_class`` images per class.
 
@@ -368,6 +369,8 @@ def load_static(
         >>> load_static(p).images.shape
         torch.Size([2, 3, 4, 4])
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if str(path).endswith(".safetensors"):
         memory = StaticMemory.load(path)
         for name, want, got in (
@@ -395,7 +398,7 @@ def _preload(data: object, num_classes: int, progress: bool) -> tuple[torch.Tens
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
         images, labels = data
     else:
-        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
+        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__") or isinstance(data, (str, torch.Tensor)):
             raise ConfigError(
                 "single_frame_data must be a dataset of (image [C, H, W], label) items or a tuple "
                 f"(images [N, C, H, W], labels [N]), got {type(data).__name__}"
@@ -404,6 +407,8 @@ def _preload(data: object, num_classes: int, progress: bool) -> tuple[torch.Tens
         if n == 0:
             raise ShapeError("single_frame_data must not be empty, got 0 items")
         items = [data[i] for i in tqdm(range(n), desc="load frames", disable=not progress, leave=False)]
+        if not all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+            raise ConfigError("single_frame_data items must be (image [C, H, W], label) pairs")
         images = torch.stack([torch.as_tensor(x) for x, _ in items])
         labels = torch.as_tensor([int(y) for _, y in items], dtype=torch.long)
     images = check_tensor(images, "single_frame_data images", ndim=4, floating=True)

@@ -32,7 +32,6 @@ DEFAULT_POOL: tuple[str, ...] = (
 )
 
 
-
 def _resolve_classes(train: _Source, test: _Source, num_classes: int | None) -> int:
     if num_classes is not None:
         return check_int(num_classes, "num_classes")
@@ -277,7 +276,7 @@ def evaluate_pool(
     """
     if "model" in kwargs:
         raise ConfigError("evaluate_pool takes models=..., not model=...")
-    if isinstance(models, str) or len(models) == 0:
+    if isinstance(models, str) or not isinstance(models, Sequence) or len(models) == 0:
         raise ConfigError(f"models must be a non-empty sequence of model names, got {models!r}")
     names = [model_name(m) for m in models]
     if len(set(names)) != len(names):
