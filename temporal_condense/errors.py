@@ -7,7 +7,14 @@ the expected value and the actual value.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ShapeError", "TemporalCondenseError"]
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["ConfigError", "ShapeError", "TemporalCondenseError", "format_validation_error", "validate_config"]
+
+C = TypeVar("C", bound=BaseModel)
 
 
 class TemporalCondenseError(ValueError):
@@ -20,3 +27,35 @@ class ShapeError(TemporalCondenseError):
 
 class ConfigError(TemporalCondenseError):
     """A configuration value (or a combination of values) is invalid."""
+
+
+def format_validation_error(model: type[BaseModel], exc: ValidationError) -> str:
+    """One readable message for a pydantic ``ValidationError`` of the config class ``model``.
+
+    Each problem names its key and the offending value: an unknown key (a typo) lists the valid keys of the
+    class, a cross-field check gives its own message, any other error reads ``key: problem, got value``.
+    """
+    valid = ", ".join(sorted(model.model_fields))
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ())) or "<config>"
+        if err.get("type") == "extra_forbidden":
+            known = f" (valid keys: {valid})" if len(err.get("loc", ())) == 1 else ""
+            parts.append(f"{loc}: {err.get('msg')}: unknown config key {loc!r}{known}")
+        elif err.get("type") in ("value_error", "assertion_error"):
+            parts.append(str(err.get("msg", "")).removeprefix("Value error, "))
+        else:
+            parts.append(f"{loc}: {err.get('msg')}, got {err.get('input')!r}")
+    return f"invalid {model.__name__}: " + "; ".join(parts)
+
+
+def validate_config(model: type[C], data: Mapping[str, Any]) -> C:
+    """Validate ``data`` into the pydantic config class ``model``; errors become :class:`ConfigError`.
+
+    Raises:
+        ConfigError: With the message of :func:`format_validation_error`.
+    """
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(model, exc)) from None
