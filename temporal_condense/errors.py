@@ -12,7 +12,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "ShapeError", "TemporalCondenseError", "format_validation_error", "validate_config"]
+__all__ = [
+    "ConfigError",
+    "ShapeError",
+    "TemporalCondenseError",
+    "TensorOpError",
+    "format_validation_error",
+    "validate_config",
+]
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -29,6 +36,15 @@ class ConfigError(TemporalCondenseError):
     """A configuration value (or a combination of values) is invalid."""
 
 
+class TensorOpError(TemporalCondenseError, AttributeError):
+    """A tensor operation that a synthetic set cannot honour (e.g. ``synset.data[...] = ...``).
+
+    Synthetic sets stand in for the tensor of synthetic videos in published loops; where a loop does something
+    only a tensor can do, this error says what to write instead. It is also an :class:`AttributeError`, so
+    ``hasattr(synset, "data")`` is ``False`` as for any module.
+    """
+
+
 def format_validation_error(model: type[BaseModel], exc: ValidationError) -> str:
     """One readable message for a pydantic ``ValidationError`` of the config class ``model``.
 
@@ -43,7 +59,9 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> str
             known = f" (valid keys: {valid})" if len(err.get("loc", ())) == 1 else ""
             parts.append(f"{loc}: {err.get('msg')}: unknown config key {loc!r}{known}")
         elif err.get("type") in ("value_error", "assertion_error"):
-            parts.append(str(err.get("msg", "")).removeprefix("Value error, "))
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            # A check inside a nested section names its fields relative to it: prefix the section.
+            parts.append(f"{loc}: {msg}" if err.get("loc") else msg)
         else:
             parts.append(f"{loc}: {err.get('msg')}, got {err.get('input')!r}")
     return f"invalid {model.__name__}: " + "; ".join(parts)

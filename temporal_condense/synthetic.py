@@ -39,8 +39,10 @@ from torch.utils.hooks import RemovableHandle
 
 from temporal_condense._checks import check_finite, check_tensor, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.initialization import INITS, fit_key_frames, real_clips, videos_per_class_of
 from temporal_condense.interpolator import MODES, Interpolator
 from temporal_condense.io import load_artifact, save_artifact
+from temporal_condense.tensor_like import TensorLikeMixin
 
 __all__ = [
     "RenderHook",
@@ -147,12 +149,15 @@ def _check_generator(generator: object) -> torch.Generator | None:
     return generator
 
 
-class SyntheticSet(nn.Module, abc.ABC):
+class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
     """Base class (the protocol) of every synthetic video set.
 
     Subclasses implement :meth:`_render` (videos of given indices, no hooks) and :meth:`_parts` (the
     trainable tensors grouped by part, e.g. ``{"static": [...], "dynamic": [...], "block": [...]}``) and
-    set ``config`` (a pydantic :class:`SyntheticSetConfig`), ``DEFAULT_LRS`` and ``KIND``.
+    set ``config`` (a pydantic :class:`SyntheticSetConfig`), ``DEFAULT_LRS``, ``PIXEL_PART`` and ``KIND``.
+
+    A set stands in for the tensor ``image_syn`` of published loops (``image_syn[idx]``, ``.detach()``,
+    ``.shape``, ``len``; see :mod:`temporal_condense.tensor_like`).
 
     Attributes:
         config: The validated, frozen configuration (what :meth:`save` writes as JSON).
@@ -164,6 +169,7 @@ class SyntheticSet(nn.Module, abc.ABC):
     """
 
     DEFAULT_LRS: ClassVar[dict[str, float]] = {}
+    PIXEL_PART: ClassVar[str] = ""
     KIND: ClassVar[str] = "SyntheticSet"
 
     config: SyntheticSetConfig
@@ -371,13 +377,19 @@ class SyntheticSet(nn.Module, abc.ABC):
     def param_groups(
         self,
         *,
+        lr: float | None = None,
         syn_lr: torch.Tensor | None = None,
         lr_lr: float = 1e-5,
         **lrs: float,
     ) -> list[dict[str, Any]]:
         """Optimizer parameter groups, one per trainable part, each with its own learning rate.
 
+        One vocabulary for every set: ``lr`` is the learning rate of the synthetic *pixels*, the loop's own
+        ``lr_img`` (the ``videos`` of :class:`SyntheticVideos`, the ``static`` memory of
+        :class:`~temporal_condense.dynamic_memory.DynamicMemoryBlock`); ``lr_<part>`` names one part.
+
         Args:
+            lr: Learning rate of the pixel part (``PIXEL_PART``); same as ``lr_<PIXEL_PART>``.
             syn_lr: Optional learnable (student) learning rate tensor to optimize too (MTT's ``syn_lr``);
                 must be a floating leaf tensor with ``requires_grad=True``.
             lr_lr: Learning rate of ``syn_lr``.
@@ -395,7 +407,18 @@ class SyntheticSet(nn.Module, abc.ABC):
         valid = tuple(f"lr_{name}" for name in parts)
         for key in lrs:
             if key not in valid:
-                raise ConfigError(f"unknown learning-rate argument {key!r} for {self.KIND}; valid: {valid}")
+                raise ConfigError(f"unknown learning-rate argument {key!r} for {self.KIND}; valid: {('lr', *valid)}")
+        if lr is not None:
+            pixel = f"lr_{self.PIXEL_PART}"
+            if pixel in lrs:
+                raise ConfigError(f"lr and {pixel} name the same part ({self.PIXEL_PART!r}) of {self.KIND}: give one")
+            if not any(t.requires_grad for t in parts[self.PIXEL_PART]):
+                others = tuple(k for k in valid if k != pixel)
+                raise ConfigError(
+                    f"lr (the pixel learning rate, a loop's lr_img) sets part {self.PIXEL_PART!r} of {self.KIND}, "
+                    f"which is frozen; set the trainable parts with {others} or make {self.PIXEL_PART!r} trainable"
+                )
+            lrs = {**lrs, pixel: lr}
         groups: list[dict[str, Any]] = []
         for name, tensors in parts.items():
             trainable = [t for t in tensors if t.requires_grad]
@@ -425,6 +448,7 @@ class SyntheticSet(nn.Module, abc.ABC):
         self,
         optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.SGD,
         *,
+        lr: float | None = None,
         syn_lr: torch.Tensor | None = None,
         lr_lr: float = 1e-5,
         momentum: float | None = 0.95,
@@ -434,6 +458,7 @@ class SyntheticSet(nn.Module, abc.ABC):
 
         Args:
             optimizer: The optimizer class (default :class:`torch.optim.SGD`).
+            lr: The pixel learning rate (the loop's ``lr_img``); see :meth:`param_groups`.
             syn_lr: See :meth:`param_groups`.
             lr_lr: See :meth:`param_groups`.
             momentum: Momentum passed to the optimizer (default 0.95, as the published static-dynamic
@@ -445,13 +470,13 @@ class SyntheticSet(nn.Module, abc.ABC):
 
         Example:
             >>> synset = SyntheticVideos(2, 1, frames=4, size=(4, 4))
-            >>> opt = synset.optimizer(momentum=0.95, lr_videos=100.0)
+            >>> opt = synset.optimizer(lr=100.0, momentum=0.5)  # was torch.optim.SGD([image_syn], lr=100.0, ...)
             >>> [g["lr"] for g in opt.param_groups]
             [100.0]
         """
         lrs = {k: v for k, v in kwargs.items() if k.startswith("lr_")}
         rest = {k: v for k, v in kwargs.items() if not k.startswith("lr_")}
-        groups = self.param_groups(syn_lr=syn_lr, lr_lr=lr_lr, **lrs)
+        groups = self.param_groups(lr=lr, syn_lr=syn_lr, lr_lr=lr_lr, **lrs)
         if momentum is not None:
             if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
                 raise ConfigError(f"momentum must be a number in [0, 1) or None, got {momentum!r}")
@@ -637,6 +662,7 @@ class SyntheticVideos(SyntheticSet):
     """
 
     DEFAULT_LRS: ClassVar[dict[str, float]] = {"videos": 1.0}
+    PIXEL_PART: ClassVar[str] = "videos"
     KIND: ClassVar[str] = "SyntheticVideos"
 
     config: SyntheticVideosConfig
@@ -683,6 +709,76 @@ class SyntheticVideos(SyntheticSet):
             data = data.detach().clone()
         self.videos = nn.Parameter(data.contiguous())
         self.interpolator = Interpolator(config.frames, config.mode)
+
+    @classmethod
+    def from_videos(
+        cls,
+        videos: torch.Tensor,
+        videos_per_class: int,
+        *,
+        key_frames: int | None = None,
+        mode: str = "linear",
+    ) -> SyntheticVideos:
+        """Build the set from the tensor a published init block filled (real clips per class, or noise).
+
+        Replaces ``image_syn = image_syn.detach().to(device).requires_grad_(True)``: the loop's own init
+        (``--init real`` / ``noise``) stays, and its result becomes the set. With ``key_frames < T`` the key
+        frames are the least-squares fit of the clips (:func:`~temporal_condense.initialization.fit_key_frames`).
+
+        Args:
+            videos: Class-major clips ``[num_classes * videos_per_class, T, C, H, W]``; dtype and device are kept.
+            videos_per_class: Clips per class (the loop's ``ipc``).
+            key_frames: Learnable frames ``N_syn`` (default ``T``).
+            mode: Interpolation mode.
+
+        Example:
+            >>> image_syn = torch.randn(2 * 3, 8, 3, 4, 4)  # the loop's init block filled this
+            >>> image_syn = SyntheticVideos.from_videos(image_syn, 3, key_frames=2)
+            >>> image_syn.shape, image_syn.videos.shape[1]
+            (torch.Size([6, 8, 3, 4, 4]), 2)
+        """
+        k = videos_per_class_of(videos, videos_per_class)
+        _, t, c, h, w = videos.shape
+        n_syn = t if key_frames is None else key_frames
+        cfg = build_config(
+            SyntheticVideosConfig,
+            {"num_classes": k, "videos_per_class": videos_per_class, "frames": t, "size": (h, w), "channels": c,
+             "key_frames": n_syn, "mode": mode},
+        )  # fmt: skip
+        init = fit_key_frames(videos, int(cfg.key_frames or t), cfg.mode)
+        obj = cls(k, videos_per_class, t, (h, w), channels=c, key_frames=n_syn, mode=mode, init=init)
+        return obj.to(device=videos.device)
+
+    @classmethod
+    def from_dataset(
+        cls,
+        data: object,
+        videos_per_class: int,
+        *,
+        init: str = "real",
+        seed: int = 0,
+        key_frames: int | None = None,
+        mode: str = "linear",
+        num_classes: int | None = None,
+    ) -> SyntheticVideos:
+        """Build the set from a dataset: ``init="real"`` draws ``videos_per_class`` random clips per class.
+
+        Args:
+            data: A ``(videos, labels)`` pair or a Dataset of ``(video, label)``.
+            videos_per_class: Clips per class.
+            init: ``"real"`` (random real clips, the published ``--init real``) or ``"noise"`` (standard normal).
+            seed: Seeds the draw of clips (or of the noise).
+            key_frames: As in :meth:`from_videos`.
+            mode: As in :meth:`from_videos`.
+            num_classes: Default: ``data.num_classes`` or the largest label + 1.
+        """
+        if init not in INITS:
+            raise ConfigError(f"init must be one of {INITS}, got {init!r}")
+        videos, _ = real_clips(data, videos_per_class, seed, num_classes=num_classes)
+        if init == "noise":
+            gen = torch.Generator().manual_seed(seed)
+            videos = torch.randn(videos.shape, generator=gen, dtype=videos.dtype)
+        return cls.from_videos(videos, videos_per_class, key_frames=key_frames, mode=mode)
 
     @property
     def key_frames(self) -> int:

@@ -25,6 +25,7 @@ H, W = 6, 5
 
 def make(**kw: object) -> DynamicMemoryBlock:
     args: dict[str, object] = {"num_classes": 3, "videos_per_class": 1, "frames": 4, "size": (H, W), "seed": 0}
+    args["static"] = "noise"
     args.update(kw)
     return DynamicMemoryBlock(**args)  # type: ignore[arg-type]
 
@@ -322,7 +323,7 @@ def test_storage_bytes_by_hand() -> None:
 
 
 def test_storage_bytes_published_size() -> None:
-    synset = DynamicMemoryBlock(50, 1, 16, (112, 112), seed=0)
+    synset = DynamicMemoryBlock(50, 1, 16, (112, 112), static="noise", seed=0)
     assert synset.storage_bytes() == 50 * 2 * 3 * 112 * 112 * 4 + 50 * 2 * 16 * 112 * 112 * 4 + 327 * 4
 
 

@@ -151,7 +151,7 @@ def test_augmentation_errors() -> None:
 
 
 def test_augmentation_as_render_hook_on_dynamic_memory() -> None:
-    synset = DynamicMemoryBlock(2, 1, frames=3, size=(12, 12), seed=0)
+    synset = DynamicMemoryBlock(2, 1, frames=3, size=(12, 12), static="noise", seed=0)
     aug = VideoAugmentation(siamese=True)
     synset.register_render_hook(aug)
     torch.manual_seed(5)

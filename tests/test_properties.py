@@ -145,7 +145,8 @@ def test_synthetic_sets(
         if dynamic is None:
             return tc.SyntheticVideos(num_classes, vpc, frames, size)
         return tc.DynamicMemoryBlock(
-            num_classes, vpc, frames, size, dynamic_frames=dynamic, pairing=pairing, static_per_video=spv, seed=0
+            num_classes, vpc, frames, size, static="noise", dynamic_frames=dynamic, pairing=pairing,
+            static_per_video=spv, seed=0,
         )
 
     synset: list[tc.SyntheticSet] = []

@@ -21,6 +21,7 @@ from temporal_condense.data import (
 )
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.pipeline.config import DataSpec
+from temporal_condense.pipeline.guard import check_data_options
 from temporal_condense.seeds import derive_seed
 
 __all__ = ["RealData", "load_data"]
@@ -68,6 +69,7 @@ def _split_user_data(data: object) -> tuple[object, object]:
 def _datasets(spec: DataSpec) -> tuple[Any, Any]:
     frames, size = spec.clip_frames, spec.clip_size
     if spec.dataset == "MovingShapes":
+        check_data_options(spec.options)
         common: dict[str, Any] = {"frames": frames, "size": size, "seed": spec.seed, **spec.options}
         return (
             MovingShapes("train", videos_per_class=spec.train_per_class, **common),

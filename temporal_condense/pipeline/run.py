@@ -13,13 +13,30 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from temporal_condense.errors import ConfigError, TemporalCondenseError
+from temporal_condense.errors import ConfigError
 from temporal_condense.evaluate import evaluate, group_accuracy
+from temporal_condense.models import get_model
 from temporal_condense.pipeline.config import PipelineConfig, config_digest, write_json
 from temporal_condense.pipeline.data import RealData, load_data
+from temporal_condense.pipeline.guard import (
+    check_buildable,
+    check_folder,
+    claim_folder,
+    discard_checkpoint,
+    plan_existing,
+    read_result_record,
+)
 from temporal_condense.pipeline.report import PipelineResult, save_preview
-from temporal_condense.pipeline.stages import build_training_set, stage1, stage2
+from temporal_condense.pipeline.stages import (
+    buffer_trajectories,
+    build_training_set,
+    check_trajectories,
+    make_optimizer,
+    stage1,
+    stage2,
+)
 from temporal_condense.seeds import derive_seed
+from temporal_condense.static import StaticMemory
 
 __all__ = ["Logger", "run_pipeline"]
 
@@ -36,19 +53,49 @@ def _fingerprint(data: RealData) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check_data(out: Path, data: RealData) -> None:
+def _check_data(out: Path, data: RealData) -> bool:
+    """Refuse a folder whose earlier run used other data; ``True`` when ``data.json`` must still be written."""
     path = out / "data.json"
-    fingerprint = _fingerprint(data)
-    if path.is_file():
-        previous = json.loads(path.read_text()).get("fingerprint")
-        if previous != fingerprint:
-            raise ConfigError(
-                f"out_dir {str(out)!r} holds a run on other data (fingerprint {previous!r}, this data "
-                f"{fingerprint!r}); use a new out_dir or delete the old run"
-            )
-    else:
-        shapes = {"train": list(data.train_x.shape), "test": list(data.test_x.shape)}
-        write_json(path, {"fingerprint": fingerprint, **shapes})
+    if not path.is_file():
+        return True
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{str(path)!r} must be a JSON file written by the pipeline, got: {exc}") from None
+    if previous != _fingerprint(data):
+        raise ConfigError(
+            f"out_dir {str(out)!r} holds a run on other data (fingerprint {previous!r}, this data "
+            f"{_fingerprint(data)!r}); use a new out_dir or delete the old run"
+        )
+    return False
+
+
+def _write_data_record(out: Path, data: RealData) -> None:
+    shapes = {"train": list(data.train_x.shape), "test": list(data.test_x.shape)}
+    write_json(out / "data.json", {"fingerprint": _fingerprint(data), **shapes})
+
+
+def _preflight(cfg: PipelineConfig, data: RealData) -> None:
+    """Build, without training, everything the run will build: networks, the training set, its optimizer."""
+    check_buildable(cfg, data.channels, data.num_classes, data.size, data.frames)
+    memory = None
+    if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method != "none":
+        spc = cfg.static.static_per_class
+        memory = StaticMemory(torch.zeros(data.num_classes * spc, data.channels, *data.size), data.num_classes, spc)
+    train_set, _ = build_training_set(cfg, data, memory)
+    if isinstance(train_set, nn.Module) and cfg.distill.method != "none":
+        make_optimizer(cfg, train_set)
+    if cfg.distill.method == "MTT" and cfg.distill.mtt.buffer_path is not None:
+        student = get_model(
+            cfg.distill.model,
+            channels=data.channels,
+            num_classes=data.num_classes,
+            size=data.size,
+            frames=data.frames // cfg.distill.segments,
+            device="meta",
+            **cfg.distill.model_kwargs,
+        )
+        check_trajectories(cfg, buffer_trajectories(cfg), sum(p.numel() for p in student.parameters()))
 
 
 def run_pipeline(
@@ -64,8 +111,11 @@ def run_pipeline(
 
     Re-running with the same ``out_dir`` continues after a kill: the stage-1 memory and the experts are
     reused, stage 2 restarts from its last checkpoint (same numbers as an uninterrupted run), and a finished
-    run returns its saved ``result.json`` without recomputing. A different configuration in the same folder
-    is refused.
+    run returns its saved ``result.json`` without recomputing. Each stage is keyed by the part of the
+    configuration it depends on (see :mod:`temporal_condense.pipeline.guard`): a re-run with another
+    configuration reuses the finished stages whose inputs are unchanged, restarts an unfinished stage 2, and
+    refuses to replace a finished stage of other inputs. A folder holding files the pipeline did not write is
+    refused before anything is written.
 
     Args:
         config: A :class:`PipelineConfig`, a mapping, or the path of a YAML file.
@@ -86,7 +136,10 @@ def run_pipeline(
         The :class:`PipelineResult`.
 
     Raises:
-        ConfigError: Invalid configuration, or ``out_dir`` holds a run of another configuration.
+        ConfigError: Invalid configuration (models, data options, cross-field rules, non-finite numbers: all
+            checked before anything is written), ``out_dir`` holds files this pipeline did not write (named;
+            nothing is written), a finished stage of another configuration, damaged records, or a run on
+            other data.
 
     Example:
         >>> import tempfile, torch
@@ -108,32 +161,32 @@ def run_pipeline(
     else:
         raise ConfigError(f"config must be a PipelineConfig, a mapping or a YAML path, got {type(config).__name__}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.yaml"
-    if cfg_path.is_file():
-        try:
-            previous = PipelineConfig.load_yaml(cfg_path)
-        except TemporalCondenseError:
-            previous = None
-        if previous is not None and previous != cfg:
-            raise ConfigError(
-                f"out_dir {str(out)!r} holds a run of another configuration ({str(cfg_path)!r}); "
-                "use a new out_dir or delete the old run"
-            )
-    cfg.save_yaml(cfg_path)
+    # Nothing is written until the whole configuration, the data and whatever an earlier run left are validated.
+    check_folder(out)
+    plan = plan_existing(cfg, out) if out.is_dir() else {"discard_checkpoint": False}
     real = None
     if cfg.data.dataset == "custom":  # the caller's data: check it before a finished run is returned
         real = load_data(cfg.data, progress, data, seed=cfg.seed)
         _check_data(out, real)
     result_path = out / "result.json"
     if result_path.is_file():
-        record = json.loads(result_path.read_text())
-        if record.get("config") == config_digest(cfg):
-            return PipelineResult.from_dict(record["result"])
-
+        record = read_result_record(result_path)
+        if record.config == config_digest(cfg):
+            try:
+                return PipelineResult.from_dict(record.result)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{str(result_path)!r} is damaged: {exc}") from None
     if real is None:
         real = load_data(cfg.data, progress, data, seed=cfg.seed)
-        _check_data(out, real)
+    new_data = _check_data(out, real)
+    _preflight(cfg, real)
+
+    claim_folder(out)
+    if plan["discard_checkpoint"]:
+        discard_checkpoint(out)
+    if new_data:
+        _write_data_record(out, real)
+    cfg.save_yaml(out / "config.yaml")
     memory, stage1_s = (None, 0.0)
     if cfg.synthetic.kind in ("static_dynamic", "static_only"):
         memory, stage1_s = stage1(cfg, real, out, progress)

@@ -10,7 +10,6 @@ Each stage receives the library's own config objects (``StaticSpec.library_confi
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -36,13 +35,23 @@ from temporal_condense.mtt import (
     train_experts,
     trajectory_matching_loss,
 )
+from temporal_condense.mtt.experts import ExpertTrajectory, expert_files, published_files, read_published_buffer
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
-from temporal_condense.pipeline.config import PipelineConfig, config_digest, write_json
+from temporal_condense.pipeline.config import PipelineConfig, write_json
 from temporal_condense.pipeline.data import RealData
+from temporal_condense.pipeline.guard import read_stage1_record, stage_keys
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import StaticMemory, distill_static, load_static
 
-__all__ = ["build_training_set", "experts", "stage1", "stage2"]
+__all__ = [
+    "buffer_trajectories",
+    "build_training_set",
+    "check_trajectories",
+    "experts",
+    "make_optimizer",
+    "stage1",
+    "stage2",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,20 +64,21 @@ def stage1(cfg: PipelineConfig, data: RealData, out: Path, progress: bool) -> tu
     if spec.method == "load":
         memory = load_static(str(spec.path), data.num_classes, spec.static_per_class)
         side = Path(str(spec.path)).with_name("stage1.json")
-        seconds = float(json.loads(side.read_text())["seconds"]) if side.is_file() else 0.0
+        seconds = read_stage1_record(side).seconds if side.is_file() else 0.0
         return memory, seconds
     path, side = out / "static_memory.safetensors", out / "stage1.json"
+    key = stage_keys(cfg)["stage1"]
     if path.is_file() and side.is_file():
-        record = json.loads(side.read_text())
-        if record.get("static") == spec.model_dump(mode="json") and record.get("seed") == cfg.seed:
+        record = read_stage1_record(side)
+        if record.key == key:
             logger.info("stage 1: reusing %s", path)
-            return load_static(path, data.num_classes, spec.static_per_class), float(record["seconds"])
+            return load_static(path, data.num_classes, spec.static_per_class), record.seconds
     start = time.perf_counter()
     config = spec.library_config(data.num_classes, derive_seed(cfg.seed, "stage1"))
     memory = distill_static(data.frames_view, config=config, progress=progress)
     seconds = time.perf_counter() - start
     memory.save(path)
-    write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed})
+    write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed, "key": key})
     return memory, seconds
 
 
@@ -136,6 +146,66 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
     return synset_sd, int(synset_sd.storage_bytes())
 
 
+def make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimizer, torch.Tensor | None]:
+    """The stage-2 optimizer over the set's trainable parts (``distill.lr`` by part name) and MTT's ``syn_lr``.
+
+    A learned ``syn_lr`` is kept at least ``distill.mtt.min_syn_lr`` by ``clamp_after_step``.
+    """
+    d = cfg.distill
+    parts = [group["name"] for group in synset.param_groups()]  # the set's trainable parts
+    syn_lr = make_syn_lr(d.mtt.experts.lr) if d.method == "MTT" else None
+    learn_lr = syn_lr is not None and d.mtt.train_lr
+    if syn_lr is not None and not learn_lr:
+        syn_lr.requires_grad_(False)
+    optimizer = synset.optimizer(
+        momentum=d.momentum,
+        syn_lr=syn_lr if learn_lr else None,
+        lr_lr=d.mtt.lr_lr,
+        **{f"lr_{part}": d.lr[part] for part in parts},
+    )
+    if learn_lr:
+        assert syn_lr is not None
+        clamp_after_step(optimizer, syn_lr, min=d.mtt.min_syn_lr)
+    return optimizer, syn_lr
+
+
+def buffer_trajectories(cfg: PipelineConfig) -> list[Any]:
+    """The trajectories in ``distill.mtt.buffer_path``: our expert files, else published ``replay_buffer_N.pt``.
+
+    Raises:
+        ConfigError: The folder is missing or holds neither kind of file, or a file is damaged.
+    """
+    folder = Path(str(cfg.distill.mtt.buffer_path))
+    if not folder.is_dir():
+        raise ConfigError(f"distill.mtt.buffer_path must be an existing folder, got {str(folder)!r}")
+    ours = expert_files(folder)
+    if ours:
+        return [ExpertTrajectory(f) for f in ours]
+    published = published_files(folder)
+    if not published:
+        raise ConfigError(
+            f"distill.mtt.buffer_path {str(folder)!r} holds no expert_K.safetensors or replay_buffer_N.pt files"
+        )
+    return [traj for f in published for traj in read_published_buffer(f)]
+
+
+def check_trajectories(cfg: PipelineConfig, trajectories: list[Any], num_params: int) -> None:
+    """Every trajectory fits the student (``num_params``) and holds the snapshots a window can reach."""
+    m = cfg.distill.mtt
+    needed = m.max_start_epoch - 1 + m.expert_epochs
+    for i, traj in enumerate(trajectories):
+        where = f"trajectory {i} of distill.mtt.buffer_path {str(m.buffer_path)!r}"
+        if traj.num_params != num_params:
+            raise ConfigError(
+                f"{where} has {traj.num_params} parameters, the student distill.model {cfg.distill.model!r} "
+                f"has {num_params}"
+            )
+        if traj.epochs < needed:
+            raise ConfigError(
+                f"{where} records epochs 0..{traj.epochs}, but max_start_epoch - 1 + expert_epochs = {needed}"
+            )
+
+
 def experts(cfg: PipelineConfig, data: RealData, out: Path, progress: bool) -> tuple[Path, float]:
     """The folder of the MTT experts (trained into ``out/experts`` unless ``buffer_path``) and the seconds spent."""
     m, d = cfg.distill.mtt, cfg.distill
@@ -195,20 +265,7 @@ def stage2(
     """Train the synthetic set; returns ``(losses, stage-2 seconds, expert seconds)``."""
     d = cfg.distill
     k = data.num_classes
-    parts = [group["name"] for group in synset.param_groups()]  # the set's trainable parts
-    syn_lr = make_syn_lr(d.mtt.experts.lr) if d.method == "MTT" else None
-    learn_lr = syn_lr is not None and d.mtt.train_lr
-    if syn_lr is not None and not learn_lr:
-        syn_lr.requires_grad_(False)
-    optimizer = synset.optimizer(
-        momentum=d.momentum,
-        syn_lr=syn_lr if learn_lr else None,
-        lr_lr=d.mtt.lr_lr,
-        **{f"lr_{part}": d.lr[part] for part in parts},
-    )
-    if learn_lr:
-        assert syn_lr is not None
-        clamp_after_step(optimizer, syn_lr, min=d.mtt.min_syn_lr)
+    optimizer, syn_lr = make_optimizer(cfg, synset)
     buffer: ExpertBuffer | None = None
     expert_seconds = 0.0
     if d.method == "MTT":
@@ -225,7 +282,7 @@ def stage2(
     augment = VideoAugmentation(siamese=True) if d.augment else None
     generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
-    digest = config_digest(cfg)
+    digest = stage_keys(cfg)["stage2"]
     losses: list[float] = []
     elapsed = 0.0
     start_it = 0
