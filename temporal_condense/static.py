@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import pickle
@@ -52,7 +53,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from torch import nn
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_finite, check_int, check_tensor, format_validation_error, validate_config
+from temporal_condense._checks import (
+    check_finite,
+    check_int,
+    check_tensor,
+    config_or_arguments,
+    format_validation_error,
+    validate_config,
+)
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.losses import _as_siamese, dc_class_loss, dm_loss
@@ -454,8 +462,8 @@ def _freeze_batchnorm(net: nn.Module, real_all: Callable[[], torch.Tensor]) -> N
 
 def distill_static(
     single_frame_data: object,
-    num_classes: int,
-    static_per_class: int,
+    num_classes: int | None = None,
+    static_per_class: int | None = None,
     method: str = "dc",
     iterations: int = 1000,
     lr: float | None = None,
@@ -473,6 +481,7 @@ def distill_static(
     metric: str = "ours",
     augment: object = None,
     model_kwargs: dict[str, Any] | None = None,
+    config: StaticConfig | None = None,
 ) -> StaticMemory:
     """Distill a static memory from single frames with DC or DM (stage 1).
 
@@ -502,6 +511,9 @@ def distill_static(
         metric: DC: ``"ours"``, ``"mse"`` or ``"cos"``.
         augment: Optional siamese augmentation (see :class:`~temporal_condense.losses.SiameseAugment`).
         model_kwargs: Extra keyword arguments for ``get_model`` (e.g. ``{"net_width": 32}``); JSON-able.
+        config: Every setting as one :class:`StaticConfig` instead of the separate arguments (which must then
+            keep their defaults; ``num_classes`` and ``static_per_class`` may be left ``None``). A factory
+            ``model`` is still passed as ``model``.
 
     Returns:
         The :class:`StaticMemory` (``losses`` holds the mean per-class matching loss of every iteration).
@@ -523,27 +535,38 @@ def distill_static(
         >>> distill_static(data, 2, 1, method="dc", iterations=1, model=net, progress=False).images.shape
         torch.Size([2, 3, 2, 2])
     """
+    arguments: dict[str, Any] = {
+        "num_classes": num_classes,
+        "static_per_class": static_per_class,
+        "method": method,
+        "iterations": iterations,
+        "lr": lr,
+        "lr_net": lr_net,
+        "momentum": momentum,
+        "init": init,
+        "model": model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__),
+        "model_kwargs": model_kwargs,
+        "seed": seed,
+        "batch_real": batch_real,
+        "batch_train": batch_train,
+        "outer_loop": outer_loop,
+        "inner_loop": inner_loop,
+        "metric": metric,
+    }
+    if config is None:
+        arguments["model_kwargs"] = dict(model_kwargs or {})
+    else:
+        arguments = {k: v for k, v in arguments.items() if k not in ("model", "num_classes", "static_per_class")}
+        if num_classes is not None or static_per_class is not None:
+            raise ConfigError("distill_static: with config=, leave num_classes and static_per_class unset")
+        if isinstance(model, str) and model != _DISTILL_DEFAULTS["model"]:
+            raise ConfigError("distill_static: with config=, a model name goes into config.model, got model= too")
+        if isinstance(model, str):
+            model = config.model
     try:
-        cfg = StaticConfig(
-            num_classes=num_classes,
-            static_per_class=static_per_class,
-            method=method,  # type: ignore[arg-type]
-            iterations=iterations,
-            lr=lr,
-            lr_net=lr_net,
-            momentum=momentum,
-            init=init,  # type: ignore[arg-type]
-            model=model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__),
-            model_kwargs=dict(model_kwargs or {}),
-            seed=seed,
-            batch_real=batch_real,
-            batch_train=batch_train,
-            outer_loop=outer_loop,
-            inner_loop=inner_loop,
-            metric=metric,  # type: ignore[arg-type]
-        )
-    except ValidationError as exc:
-        raise ConfigError(f"invalid distill_static settings: {format_validation_error(StaticConfig, exc)}") from None
+        cfg = config_or_arguments(StaticConfig, config, arguments, _DISTILL_DEFAULTS, "distill_static")
+    except ConfigError as exc:
+        raise ConfigError(f"invalid distill_static settings: {exc}") from None
     if not isinstance(model, str) and not callable(model):
         raise ConfigError(f"model must be a model name or a factory seed -> nn.Module, got {type(model).__name__}")
     siamese = _as_siamese(augment)
@@ -551,6 +574,11 @@ def distill_static(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return _distill(images, labels, cfg, model, siamese, progress)
+
+
+_DISTILL_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(distill_static).parameters.items()
+}
 
 
 def _preload_seeded(data: object, cfg: StaticConfig, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
