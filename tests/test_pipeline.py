@@ -538,3 +538,13 @@ def test_buffer_path_reads_published_replay_buffers(tmp_path: Path) -> None:
             tmp_path / "c",
             progress=False,
         )
+
+
+def test_pictures_of_non_finite_videos_are_refused(tmp_path: Path) -> None:
+    videos = torch.rand(1, 2, 3, 4, 4)
+    videos[0, 1, 2, 3, 3] = float("nan")
+    with pytest.raises(ShapeError, match=r"videos must be finite, got 1 NaN/inf value"):
+        video_to_uint8(videos)
+    with pytest.raises(ShapeError, match=r"videos must be finite"):
+        save_video_gif(videos, tmp_path / "a.gif")
+    assert not list(tmp_path.iterdir())
