@@ -156,3 +156,11 @@ def test_tensorboard_logger_errors() -> None:
     if importlib.util.find_spec("tensorboard") is None:
         with pytest.raises(ConfigError, match="pip install tensorboard"):
             tensorboard_logger("runs/tb")
+
+
+def test_readme_configs_validate() -> None:
+    """The configurations the README shows are valid as written."""
+    cfg = method_config("DM+SD", PipelineConfig(data={"dataset": "custom"}, evaluation={"epochs": 50}))
+    assert cfg.synthetic.kind == "static_dynamic" and cfg.data.clip_frames is None
+    folder = PipelineConfig(data={"dataset": "folder", "root": "clips/", "test_ratio": 0.2})
+    assert folder.data.clip_frames == 16
