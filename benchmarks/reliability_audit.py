@@ -635,6 +635,7 @@ case(
     "run_pipeline(evaluation.model_kwargs typo)",
     lambda: _run_changed("kwtypo", evaluation={"model_kwargs": {"net_widht": 8}}),
 )
+case("run_pipeline(evaluation.model an image model)", lambda: _run_changed("imgeval", evaluation={"model": "ConvNet"}))
 case("run_pipeline(data.options typo)", lambda: _run_changed("options", data={"options": {"colour_code": True}}))
 case(
     "run_pipeline(static_per_video > static_per_class)", lambda: _run_changed("spv", synthetic={"static_per_video": 3})

@@ -409,6 +409,8 @@ def test_config_yaml_is_not_overwritten_before_an_unreadable_checkpoint_is_found
     ("changes", "message"),
     [
         ({"evaluation": {"model": "ConvNet3d"}}, r"evaluation.model 'ConvNet3d' .*name must be one of"),
+        ({"evaluation": {"model": "ConvNet"}}, r"evaluation.model 'ConvNet' cannot take the inputs of this run"),
+        ({"distill": {"model": "ConvNet"}}, r"distill.model 'ConvNet' cannot take the inputs of this run"),
         ({"evaluation": {"model_kwargs": {"net_widht": 8}}}, r"evaluation.model .*unknown config key 'net_widht'"),
         ({"distill": {"model_kwargs": {"bogus": 1}}}, r"distill.model .*unknown config key 'bogus'"),
         (

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
 from temporal_condense.data import MovingShapes
@@ -217,23 +218,37 @@ def plan_existing(cfg: PipelineConfig, out: Path) -> dict[str, bool]:
 
 
 def check_buildable(cfg: PipelineConfig, channels: int, num_classes: int, size: tuple[int, int], frames: int) -> None:
-    """Every network the run will build can be built (names and ``model_kwargs``), on the meta device."""
-    wanted: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+    """Every network the run will build can be built (names and ``model_kwargs``) and takes its inputs.
+
+    Each network is built on the meta device and given one meta batch of the shape it will see (stage 1:
+    images ``[2, C, H, W]``; the student: clips of ``frames / distill.segments`` frames; evaluation: whole
+    clips), so an image model asked to evaluate videos fails here, not after stage 2. Nothing is allocated.
+    """
+    wanted: list[tuple[str, str, dict[str, Any], dict[str, Any], tuple[int, ...]]] = []
     if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method in ("dc", "dm"):
-        wanted.append(("static", cfg.static.model, cfg.static.model_kwargs, {}))
+        wanted.append(("static", cfg.static.model, cfg.static.model_kwargs, {}, (2, channels, *size)))
     if cfg.distill.method != "none":
-        student_frames = {"frames": frames // cfg.distill.segments}
-        wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, student_frames))
-    wanted.append(("evaluation", cfg.evaluation.model, cfg.evaluation.model_kwargs, {"frames": frames}))
-    for section, name, kwargs, extra in wanted:
+        student = frames // cfg.distill.segments
+        shape = (2, student, channels, *size)
+        wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, {"frames": student}, shape))
+    shape = (2, frames, channels, *size)
+    wanted.append(("evaluation", cfg.evaluation.model, cfg.evaluation.model_kwargs, {"frames": frames}, shape))
+    for section, name, kwargs, extra, inputs in wanted:
         try:
-            get_model(
+            net = get_model(
                 name, channels=channels, num_classes=num_classes, size=size, seed=0, device="meta", **extra, **kwargs
             )
         except TemporalCondenseError as exc:
             raise ConfigError(f"{section}.model {name!r} with {section}.model_kwargs {kwargs}: {exc}") from None
         except TypeError as exc:
             raise ConfigError(f"{section}.model_kwargs {kwargs} do not fit model {name!r}: {exc}") from None
+        try:
+            net(torch.empty(inputs, device="meta"))
+        except (TemporalCondenseError, RuntimeError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"{section}.model {name!r} cannot take the inputs of this run, shape {list(inputs)}: {reason}"
+            ) from None
 
 
 def discard_checkpoint(out: Path) -> None:
