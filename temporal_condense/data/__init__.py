@@ -36,6 +36,7 @@ from temporal_condense.data.published import (
     read_split_csv,
     read_ssv2_annotations,
 )
+from temporal_condense.data.source import VideoSource
 from temporal_condense.data.tensors import as_tensors, single_frames
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "SingleFrameView",
     "SplitEntry",
     "VideoDataset",
+    "VideoSource",
     "as_tensors",
     "class_folder_split",
     "list_frames",
