@@ -521,9 +521,7 @@ def tiny(**changes: Any) -> PipelineConfig:
             "model": "VideoConvNetGRU",
             "model_kwargs": TINY,
             "batch_real": 2,
-            "lr_dynamic": 0.5,
-            "lr_block": 0.01,
-            "lr_videos": 0.5,
+            "lr": {"dynamic": 0.5, "block": 0.01, "videos": 0.5},
         },
         evaluation={"model": "VideoConvNetGRU", "model_kwargs": TINY, "runs": 1, "epochs": 1, "batch_size": 8},
         checkpoint_every=2,
@@ -614,7 +612,11 @@ def _buffer_published() -> Any:
     cfg = method_config("MTT", tiny().replace(synthetic={"kind": "baseline"}, static={"method": "none"}))
     cfg = cfg.replace(
         distill={
-            "mtt": {"num_experts": 2, "expert_train_epochs": 2, "syn_steps": 2, "max_start_epoch": 1, "expert_batch": 8}
+            "mtt": {
+                "experts": {"num_experts": 2, "epochs": 2, "batch_size": 8},
+                "syn_steps": 2,
+                "max_start_epoch": 1,
+            }
         }
     )
     run_pipeline(cfg, ROOT / "runs" / "experts", progress=False)
@@ -633,13 +635,14 @@ case(
     "run_pipeline(evaluation.model_kwargs typo)",
     lambda: _run_changed("kwtypo", evaluation={"model_kwargs": {"net_widht": 8}}),
 )
+case("run_pipeline(evaluation.model an image model)", lambda: _run_changed("imgeval", evaluation={"model": "ConvNet"}))
 case("run_pipeline(data.options typo)", lambda: _run_changed("options", data={"options": {"colour_code": True}}))
 case(
     "run_pipeline(static_per_video > static_per_class)", lambda: _run_changed("spv", synthetic={"static_per_video": 3})
 )
 case("run_pipeline(pairing fixed with 2 per video)", lambda: _run_changed("fixed", synthetic={"pairing": "fixed"}))
-case("PipelineConfig(lr_dynamic: .inf)", lambda: PipelineConfig.from_yaml("distill:\n  lr_dynamic: .inf\n"))
-case("PipelineConfig(mtt.lr_teacher = inf)", lambda: PipelineConfig(distill={"mtt": {"lr_teacher": INF}}))
+case("PipelineConfig(lr.dynamic: .inf)", lambda: PipelineConfig.from_yaml("distill:\n  lr:\n    dynamic: .inf\n"))
+case("PipelineConfig(mtt.experts.lr = inf)", lambda: PipelineConfig(distill={"mtt": {"experts": {"lr": INF}}}))
 case("PipelineConfig(duplicate YAML keys)", lambda: PipelineConfig.from_yaml("seed: 1\nseed: 2\n"))
 case("hand-edited checkpoint iteration=-3", lambda: _edited_iteration(-3))
 case("hand-edited checkpoint iteration=99", lambda: _edited_iteration(99))

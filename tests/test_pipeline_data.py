@@ -1,89 +1,166 @@
-"""The pipeline's data layer: standardized pixel space, validation carved from train, previews, render guard."""
+"""Pipeline tests: your own data (tensors, Datasets, class folders), segments, the logger, public imports only."""
 
 from __future__ import annotations
 
-import logging
+import ast
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
-from temporal_condense.errors import ConfigError
-from temporal_condense.pipeline import load_preview, method_config, run_pipeline
-from temporal_condense.pipeline.data import _Data, carve_validation, standardize_data
-from temporal_condense.pipeline.stages import single_frames
-from tests.test_pipeline import tiny_config
+from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.pipeline import PipelineConfig, method_config, run_pipeline
 
-
-def test_carve_validation_is_disjoint_per_class_and_seeded() -> None:
-    x = torch.arange(30.0).view(30, 1, 1, 1, 1)
-    y = torch.arange(3).repeat_interleave(10)
-    tx, ty, vx, vy = carve_validation(x, y, 4, seed=1)
-    assert torch.bincount(vy).tolist() == [4, 4, 4] and torch.bincount(ty).tolist() == [6, 6, 6]
-    assert set(tx.flatten().tolist()).isdisjoint(vx.flatten().tolist())
-    assert sorted(tx.flatten().tolist() + vx.flatten().tolist()) == x.flatten().tolist()
-    again = carve_validation(x, y, 4, seed=1)
-    assert torch.equal(again[2], vx)
-    assert not torch.equal(carve_validation(x, y, 4, seed=2)[2], vx)
-    with pytest.raises(ConfigError, match=r"validation_per_class .* class 0 has 10 clips, validation_per_class is 10"):
-        carve_validation(x, y, 10, seed=0)
+TINY = {"net_width": 8}
 
 
-def test_standardize_data_uses_the_training_statistics_per_channel() -> None:
-    g = torch.Generator().manual_seed(0)
-    train = torch.rand(6, 3, 2, 4, 4, generator=g) * torch.tensor([1.0, 0.2]).view(1, 1, 2, 1, 1)
-    test = torch.rand(5, 3, 2, 4, 4, generator=g)
-    data = _Data(train.clone(), torch.zeros(6), test.clone(), torch.zeros(5), 1, None, None, None)
-    standardize_data(data)
-    # reference: per-channel statistics over every clip, frame and pixel of the training split
-    mean = train.transpose(0, 2).reshape(2, -1).mean(1)
-    std = train.transpose(0, 2).reshape(2, -1).std(1)
-    ref_train = (train - mean.view(1, 1, 2, 1, 1)) / std.view(1, 1, 2, 1, 1)
-    torch.testing.assert_close(data.train_x, ref_train, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(data.test_x, (test - mean.view(1, 1, 2, 1, 1)) / std.view(1, 1, 2, 1, 1))
-    assert data.pixel_mean is not None and data.pixel_std is not None
-    torch.testing.assert_close(data.pixel_mean, mean)
-    torch.testing.assert_close(data.pixel_std, std)
-
-
-def test_single_frames_draws_one_frame_per_clip() -> None:
-    videos = torch.arange(5.0).view(1, 5, 1, 1, 1).repeat(4, 1, 1, 1, 1) + 10 * torch.arange(4.0).view(4, 1, 1, 1, 1)
-    frames, labels = single_frames(videos, torch.tensor([0, 0, 1, 1]), seed=0)
-    assert frames.shape == (4, 1, 1, 1) and labels.tolist() == [0, 0, 1, 1]
-    assert [int(f) // 10 for f in frames.flatten()] == [0, 1, 2, 3]  # each from its own clip
-    assert torch.equal(frames, single_frames(videos, labels, seed=0)[0])
-
-
-def test_validation_runs_and_standardized_previews(tmp_path: Path) -> None:
-    base = tiny_config(data={"validation_per_class": 1})
-    res = run_pipeline(method_config("random_real", base), tmp_path / "rr", progress=False)
-    assert res.split == "validation" and res.render_std_ratio is None
-    videos, _ = load_preview(tmp_path / "rr")
-    assert float(videos.min()) >= 0.0 and float(videos.max()) <= 1.0  # back in the data's pixel space
-    test_run = run_pipeline(method_config("random_real", tiny_config()), tmp_path / "rr_test", progress=False)
-    assert test_run.split == "test"
-
-
-def test_random_real_with_key_frames_stores_only_the_key_frames(tmp_path: Path) -> None:
-    base = tiny_config(synthetic={"key_frames": 2})
-    res = run_pipeline(method_config("random_real", base), tmp_path / "rr", progress=False)
-    assert res.storage_bytes == 8 * 2 * 3 * 16 * 16 * 4  # 8 classes x 2 key frames x RGB 16x16 float32
-    videos, _ = load_preview(tmp_path / "rr")
-    # linear interpolation between the first and the last frame: the middle frames lie between them
-    first, last = videos[:, 0], videos[:, -1]
-    mid = videos[:, 1]
-    torch.testing.assert_close(mid, (first + (last - first) / 3).clamp(0, 1), rtol=1e-4, atol=1e-4)
-
-
-def test_a_swamped_render_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cfg = method_config("DM+SD", tiny_config(synthetic={"dynamic_std": 20.0, "block_init": "residual"}))
-    with caplog.at_level(logging.WARNING, logger="temporal_condense.pipeline.stages"):
-        res = run_pipeline(cfg, tmp_path / "sd", progress=False)
-    assert res.render_std_ratio is not None and res.render_std_ratio > 3.0
-    assert "swamps the others" in caplog.text
-    calm = run_pipeline(
-        method_config("DM+SD", tiny_config(synthetic={"dynamic_init": "zeros", "block_init": "residual"})),
-        tmp_path / "calm",
-        progress=False,
+def byo_config(**changes: object) -> PipelineConfig:
+    base = PipelineConfig(
+        name="byo",
+        seed=1,
+        data={"dataset": "custom"},
+        static={"method": "dm", "static_per_class": 1, "iterations": 1, "model_kwargs": TINY, "batch_real": 2},
+        synthetic={"kind": "static_dynamic", "static_per_video": 1, "dynamic_per_video": 1},
+        distill={"method": "DM", "iterations": 2, "model": "VideoConvNetMean", "model_kwargs": TINY, "batch_real": 2},
+        evaluation={"model": "VideoConvNetMean", "model_kwargs": TINY, "runs": 1, "epochs": 1, "batch_size": 8},
+        checkpoint_every=1,
     )
-    assert calm.render_std_ratio is not None and 1 / 3 < calm.render_std_ratio < 3
+    return base.replace(**changes) if changes else base
+
+
+def clips(n: int = 6, frames: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, frames, 3, 16, 16, generator=g), torch.arange(n) % 3
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """A plain map-style Dataset of (video, label): no preload, no single_frame, no num_classes."""
+
+    def __init__(self, videos: torch.Tensor, labels: torch.Tensor) -> None:
+        self.videos, self.labels_ = videos, labels
+
+    def __len__(self) -> int:
+        return len(self.labels_)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.videos[i], int(self.labels_[i])
+
+
+def test_tensors_and_dataset_give_the_same_run(tmp_path: Path) -> None:
+    train, test = clips(), clips(seed=1)
+    a = run_pipeline(byo_config(), tmp_path / "a", progress=False, data=(train, test))
+    b = run_pipeline(
+        byo_config(), tmp_path / "b", progress=False, data={"train": ClipDataset(*train), "test": ClipDataset(*test)}
+    )
+    assert a.losses == b.losses and a.top1 == b.top1 and len(a.losses) == 2
+    assert (tmp_path / "a" / "static_memory.safetensors").is_file()  # stage 1 ran on derived single frames
+
+
+def test_byo_errors(tmp_path: Path) -> None:
+    train, test = clips(), clips(seed=1)
+    with pytest.raises(ConfigError, match="needs run_pipeline"):
+        run_pipeline(byo_config(), tmp_path / "x", progress=False)
+    with pytest.raises(ConfigError, match=r"needs data\.dataset 'custom'"):
+        run_pipeline(byo_config(data={"dataset": "MovingShapes"}), tmp_path / "y", progress=False, data=(train, test))
+    with pytest.raises(ConfigError, match=r"data must be \(train, test\)"):
+        run_pipeline(byo_config(), tmp_path / "z", progress=False, data=train)
+    with pytest.raises(ShapeError, match=r"data\.frames is 8 but the clips have 4"):
+        run_pipeline(byo_config(data={"frames": 8}), tmp_path / "f", progress=False, data=(train, test))
+    with pytest.raises(ShapeError, match="train data videos must be 5-D"):
+        run_pipeline(byo_config(), tmp_path / "r", progress=False, data=((train[0][:, 0], train[1]), test))
+    run_pipeline(byo_config(), tmp_path / "d", progress=False, data=(train, test))
+    with pytest.raises(ConfigError, match="holds a run on other data"):
+        run_pipeline(byo_config(), tmp_path / "d", progress=False, data=(clips(seed=5), test))
+
+
+def _write_folders(root: Path, classes: int = 2, per_class: int = 3, frames: int = 4) -> None:
+    g = torch.Generator().manual_seed(0)
+    for c in range(classes):
+        for k in range(per_class):
+            clip = root / f"class{c}" / f"clip{k}"
+            clip.mkdir(parents=True)
+            for t in range(frames):
+                pixels = (torch.rand(16, 16, 3, generator=g) * 255).to(torch.uint8).numpy()
+                Image.fromarray(pixels).save(clip / f"frame{t:03d}.png")
+
+
+def test_class_folder_layout_from_config(tmp_path: Path) -> None:
+    _write_folders(tmp_path / "clips")
+    split = tmp_path / "split.txt"
+    lines = [f"class{c}/clip{k} {'test' if k == 2 else 'train'}" for c in range(2) for k in range(3)]
+    split.write_text("# my split\n" + "\n".join(lines) + "\n")
+    cfg = byo_config(data={"dataset": "folder", "root": str(tmp_path / "clips"), "frames": 4, "size": (16, 16)})
+    res = run_pipeline(cfg, tmp_path / "ratio", progress=False)
+    assert len(res.top1) == 1
+    res = run_pipeline(cfg.replace(data={"split_file": str(split)}), tmp_path / "file", progress=False)
+    assert len(res.top1) == 1
+    bad = tmp_path / "bad.txt"
+    bad.write_text("class0/clip0 validation\n")
+    with pytest.raises(ConfigError, match="line 1 must read"):
+        run_pipeline(cfg.replace(data={"split_file": str(bad)}), tmp_path / "bad", progress=False)
+
+
+@pytest.mark.parametrize("method", ["DM+SD", "MTT"])
+def test_segments(tmp_path: Path, method: str) -> None:
+    """K = 2 segments: the student and the experts see 2-frame segments of the 4-frame clips."""
+    base = byo_config(
+        distill={
+            "segments": 2,
+            "mtt": {"experts": {"num_experts": 1, "epochs": 2, "batch_size": 4}, "syn_steps": 1, "max_start_epoch": 1},
+        }
+    )
+    cfg = method_config(method, base)
+    res = run_pipeline(cfg, tmp_path / method, progress=False, data=(clips(), clips(seed=1)))
+    assert len(res.losses) == 2 and all(torch.isfinite(torch.tensor(res.losses)))
+    if method == "MTT":
+        from temporal_condense.mtt import load_expert
+
+        expert = load_expert(next((tmp_path / method / "experts").glob("expert_*.safetensors")))
+        assert expert.config["model_kwargs"]["frames"] == 2
+
+
+def test_logger_receives_metrics(tmp_path: Path) -> None:
+    logged: list[tuple[dict, int]] = []
+    data = (clips(), clips(seed=1))
+    run_pipeline(byo_config(), tmp_path, progress=False, data=data, log=lambda m, step: logged.append((m, step)))
+    assert [s for m, s in logged if "stage2/loss" in m] == [1, 2]
+    summary = logged[-1][0]
+    assert {"stage1/seconds", "stage2/seconds", "eval/top1", "eval/top1_std", "eval/top5"} <= set(summary)
+
+
+def test_pipeline_imports_only_public_names() -> None:
+    """The pipeline composes the library's public API: no private module, no private name from elsewhere."""
+    package = Path(__file__).resolve().parents[1] / "temporal_condense" / "pipeline"
+    offending = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("temporal_condense"):
+                inside = node.module.startswith("temporal_condense.pipeline")
+                private_module = any(part.startswith("_") for part in node.module.split("."))
+                private_names = [a.name for a in node.names if a.name.startswith("_")]
+                if private_module or (private_names and not inside):
+                    offending.append(f"{path.name}: from {node.module} import {private_names or '...'}")
+            elif isinstance(node, ast.Import):
+                offending += [f"{path.name}: import {a.name}" for a in node.names if "._" in a.name]
+    assert offending == []
+
+
+def test_tensorboard_logger_errors() -> None:
+    import importlib.util
+
+    from temporal_condense.pipeline import tensorboard_logger
+
+    with pytest.raises(ConfigError, match="exactly one of log_dir and writer"):
+        tensorboard_logger()
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match="pip install tensorboard"):
+            tensorboard_logger("runs/tb")
+
+
+def test_readme_configs_validate() -> None:
+    """The configurations the README shows are valid as written."""
+    cfg = method_config("DM+SD", PipelineConfig(data={"dataset": "custom"}, evaluation={"epochs": 50}))
+    assert cfg.synthetic.kind == "static_dynamic" and cfg.data.clip_frames is None
+    folder = PipelineConfig(data={"dataset": "folder", "root": "clips/", "test_ratio": 0.2})
+    assert folder.data.clip_frames == 16

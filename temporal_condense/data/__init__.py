@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from temporal_condense.data.builtin import MOTIONS, SHAPES, MovingShapes, MovingShapesConfig
+from temporal_condense.data.folders import ClassFolders, class_folder_split
 from temporal_condense.data.frames import (
     IMAGE_EXTENSIONS,
     ClipConfig,
@@ -35,6 +36,8 @@ from temporal_condense.data.published import (
     read_split_csv,
     read_ssv2_annotations,
 )
+from temporal_condense.data.source import VideoSource
+from temporal_condense.data.tensors import as_tensors, single_frames
 
 __all__ = [
     "HMDB51",
@@ -42,6 +45,7 @@ __all__ = [
     "MOTIONS",
     "SHAPES",
     "UCF101",
+    "ClassFolders",
     "ClipConfig",
     "FrameFolderDataset",
     "Kinetics400",
@@ -52,9 +56,13 @@ __all__ = [
     "SingleFrameView",
     "SplitEntry",
     "VideoDataset",
+    "VideoSource",
+    "as_tensors",
+    "class_folder_split",
     "list_frames",
     "load_frame",
     "read_split_csv",
     "read_ssv2_annotations",
     "sample_indices",
+    "single_frames",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import time
@@ -10,12 +11,12 @@ from typing import Any
 
 import torch
 
-from temporal_condense._checks import check_int
+from temporal_condense._checks import check_int, config_or_arguments
+from temporal_condense.data.source import VideoSource, check_label_range
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate.metrics import Metric, topk_accuracy
-from temporal_condense.evaluate.protocol import EvalConfig, _make_config, _train, predict
+from temporal_condense.evaluate.protocol import EvalConfig, _train, predict
 from temporal_condense.evaluate.result import EvalResult
-from temporal_condense.evaluate.sources import _check_label_range, _Source
 from temporal_condense.models import ModelFactory, make_model, model_name
 from temporal_condense.seeds import derive_seed
 
@@ -32,8 +33,7 @@ DEFAULT_POOL: tuple[str, ...] = (
 )
 
 
-
-def _resolve_classes(train: _Source, test: _Source, num_classes: int | None) -> int:
+def _resolve_classes(train: VideoSource, test: VideoSource, num_classes: int | None) -> int:
     if num_classes is not None:
         return check_int(num_classes, "num_classes")
     for src in (train, test):
@@ -53,9 +53,11 @@ def _fork_devices(device: torch.device) -> list[int]:
     return []
 
 
-def _sources(synthetic: object, test_data: object, num_classes: int | None, crop: int) -> tuple[_Source, _Source, int]:
-    train = synthetic if isinstance(synthetic, _Source) else _Source(synthetic, "synthetic")
-    test = test_data if isinstance(test_data, _Source) else _Source(test_data, "test_data")
+def _sources(
+    synthetic: object, test_data: object, num_classes: int | None, crop: int
+) -> tuple[VideoSource, VideoSource, int]:
+    train = synthetic if isinstance(synthetic, VideoSource) else VideoSource(synthetic, "synthetic")
+    test = test_data if isinstance(test_data, VideoSource) else VideoSource(test_data, "test_data")
     k = _resolve_classes(train, test, num_classes)
     train.declared_classes = k
     test.declared_classes = k
@@ -66,7 +68,7 @@ def _sources(synthetic: object, test_data: object, num_classes: int | None, crop
         )
     for src in (train, test):
         if src.labels is not None:
-            _check_label_range(src.labels, k, src.name)
+            check_label_range(src.labels, k, src.name)
     if train.labels is not None:
         counts = torch.bincount(train.labels, minlength=k)
         empty = (counts == 0).nonzero().flatten().tolist()
@@ -102,6 +104,8 @@ def evaluate(
     test_passes: int | None = None,
     crop: int = 0,
     metrics: Mapping[str, Metric] | None = None,
+    config: EvalConfig | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
 ) -> EvalResult:
     """Train ``runs`` fresh networks on ``synthetic`` and report their accuracy on ``test_data``.
 
@@ -131,6 +135,10 @@ def evaluate(
         crop: Pixels cut from every border before the network.
         metrics: Extra per-run metrics ``{name: fn(logits [N, K], labels [N]) -> float}`` computed on the test
             predictions (e.g. :func:`within_group_accuracy`), stored in ``EvalResult.metrics``.
+        config: All training/testing hyper-parameters as one :class:`EvalConfig` (``protocol``, ``epochs``,
+            ``lr``, ``batch_size``, ``test_batch_size``, ``momentum``, ``weight_decay``, ``standardize``,
+            ``test_passes``, ``crop``) instead of the separate arguments, which must then keep their defaults.
+        model_kwargs: Architecture options for a named ``model`` (e.g. ``{"net_width": 16}``).
 
     Returns:
         An :class:`EvalResult` with per-run and aggregate top-1/top-5 accuracy (percent) and time per run.
@@ -153,29 +161,35 @@ def evaluate(
     """
     runs = check_int(runs, "runs")
     seed = check_int(seed, "seed", minimum=0)
-    cfg = _make_config(
-        protocol=protocol,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        test_batch_size=test_batch_size,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        standardize=standardize,
-        test_passes=test_passes,
-        crop=crop,
-    )
+    arguments = {
+        "protocol": protocol,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "test_batch_size": test_batch_size,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "standardize": standardize,
+        "test_passes": test_passes,
+        "crop": crop,
+    }
+    cfg = config_or_arguments(EvalConfig, config, arguments, _EVALUATE_DEFAULTS, "evaluate")
     train, test, k = _sources(synthetic, test_data, num_classes, cfg.crop)
     extra = dict(metrics or {})
     for key, fn in extra.items():
         if not isinstance(key, str) or not callable(fn):
             raise ConfigError(f"metrics must map names to callables, got {key!r}: {type(fn).__name__}")
-    return _evaluate(train, test, k, model, runs, seed, cfg, progress, torch.device(device), extra)
+    return _evaluate(train, test, k, model, runs, seed, cfg, progress, torch.device(device), extra, model_kwargs)
+
+
+_EVALUATE_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(evaluate).parameters.items() if name in EvalConfig.model_fields
+}
 
 
 def _evaluate(
-    train: _Source,
-    test: _Source,
+    train: VideoSource,
+    test: VideoSource,
     num_classes: int,
     model: str | ModelFactory,
     runs: int,
@@ -184,6 +198,7 @@ def _evaluate(
     progress: bool,
     device: torch.device,
     extra: dict[str, Metric],
+    model_kwargs: Mapping[str, Any] | None = None,
 ) -> EvalResult:
     shape = train.sample_shape
     frames = int(shape[0]) if len(shape) == 4 else None
@@ -210,13 +225,14 @@ def _evaluate(
                     size=size,
                     frames=frames,
                     seed=derive_seed(seed, "eval", r, "model"),
+                    model_kwargs=model_kwargs,
                 )
                 gen = torch.Generator().manual_seed(derive_seed(seed, "eval", r, "order"))
                 lrs, acc = _train(net, train, cfg, gen, device, progress, f"{name} run {r + 1}/{runs}")
                 logits, labels = predict(net, test, config=cfg, device=device)
         finally:
             random.setstate(py_state)
-        _check_label_range(labels, num_classes, test.name)
+        check_label_range(labels, num_classes, test.name)
         if logits.shape[1] != num_classes:
             raise ConfigError(
                 f"model {name!r} returned {logits.shape[1]} logits per sample, expected num_classes={num_classes}"
@@ -277,7 +293,7 @@ def evaluate_pool(
     """
     if "model" in kwargs:
         raise ConfigError("evaluate_pool takes models=..., not model=...")
-    if isinstance(models, str) or len(models) == 0:
+    if isinstance(models, str) or not isinstance(models, Sequence) or len(models) == 0:
         raise ConfigError(f"models must be a non-empty sequence of model names, got {models!r}")
     names = [model_name(m) for m in models]
     if len(set(names)) != len(names):

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -54,9 +55,11 @@ from temporal_condense._checks import (
     check_finite,
     check_int,
     check_tensor,
+    config_or_arguments,
     format_validation_error,
     validate_config,
 )
+from temporal_condense.data.source import VideoSource
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.hooks import standardize_batch
 from temporal_condense.io import read_artifact_header, save_artifact
@@ -553,30 +556,12 @@ def convert_published_buffer(
 
 # ------------------------------------------------------------------------------------------ training
 def _as_dataset(train_data: object) -> tuple[Dataset | None, torch.Tensor | None, torch.Tensor | None, int]:
-    if isinstance(train_data, tuple | list) and len(train_data) == 2:
-        x, y = train_data
-        x = check_tensor(x, "train_data[0] (inputs)", floating=True)
-        y = check_tensor(y, "train_data[1] (labels)", ndim=1)
-        if y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise ShapeError(f"train_data[1] (labels) must be an integer tensor, got {y.dtype}")
-        if x.shape[0] != y.shape[0]:
-            raise ShapeError(
-                f"train_data inputs and labels must have the same length, got {x.shape[0]} and {y.shape[0]}"
-            )
-        if x.shape[0] == 0:
-            raise ShapeError("train_data must not be empty, got 0 samples")
-        return None, x, y.long(), int(x.shape[0])
-    if isinstance(train_data, Dataset):
-        try:
-            n = len(train_data)  # type: ignore[arg-type]
-        except TypeError as exc:
-            raise ConfigError("train_data must be a sized Dataset (with __len__)") from exc
-        if n == 0:
-            raise ShapeError("train_data must not be empty, got 0 samples")
-        return train_data, None, None, int(n)
-    raise ConfigError(
-        f"train_data must be a torch Dataset or a (inputs, labels) tuple of tensors, got {type(train_data).__name__}"
-    )
+    """``(dataset, inputs, labels, n)``: the training data read through the one source adapter."""
+    source = VideoSource(train_data, "train_data")
+    if source.tensors is not None:
+        x, y = source.tensors
+        return None, x, y, source.length
+    return source.dataset, None, None, source.length
 
 
 def _geometry(
@@ -744,6 +729,7 @@ def train_experts(
     rank: int | None = None,
     world_size: int | None = None,
     progress: bool = True,
+    config: ExpertConfig | None = None,
 ) -> list[Path]:
     """Train expert trajectories on real data with plain SGD; resumable, reproducible, shardable.
 
@@ -781,6 +767,8 @@ def train_experts(
         rank: This process's rank (default: detected, see :mod:`temporal_condense.mtt.distributed`).
         world_size: Number of processes (default: detected).
         progress: Show tqdm progress bars.
+        config: Every hyper-parameter as one :class:`ExpertConfig` instead of the separate arguments (which
+            must then keep their defaults; ``model`` and ``num_experts`` must agree with it).
 
     Returns:
         The paths of the experts this process owns (trained now or found finished), ascending. With a
@@ -794,31 +782,37 @@ def train_experts(
         ConfigError: Invalid hyper-parameters, or ``out_dir`` holds experts of a different run.
         ShapeError: Bad data (length mismatch, labels out of range) or a diverged expert.
     """
-    check_int(num_experts, "num_experts", minimum=1)
     name = model if isinstance(model, str) else getattr(model, "__qualname__", type(model).__name__)
     if not isinstance(model, str) and not callable(model):
-        raise ConfigError(f"model must be a model name or a callable fn(seed) -> nn.Module, got {model!r}")
-    check_int(seed, "seed", minimum=0)
-    config = _validated_config(
-        model=name,
-        model_kwargs=dict(model_kwargs or {}),
-        num_experts=num_experts,
-        epochs=epochs,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        batch_size=batch_size,
-        lr_decay=lr_decay,
-        standardize=standardize,
-        seed=seed,
-    )
+        raise ConfigError(f"model must be a model name or a ModelFactory, got {model!r}")
+    arguments: dict[str, Any] = {
+        "model_kwargs": model_kwargs,
+        "epochs": epochs,
+        "lr": lr,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "batch_size": batch_size,
+        "lr_decay": lr_decay,
+        "standardize": standardize,
+        "seed": seed,
+    }
+    if config is None:
+        check_int(num_experts, "num_experts", minimum=1)
+        check_int(seed, "seed", minimum=0)
+        arguments.update(model=name, num_experts=num_experts, model_kwargs=dict(model_kwargs or {}))
+    elif isinstance(config, ExpertConfig) and (num_experts != config.num_experts or name != config.model):
+        raise ConfigError(
+            f"train_experts: model and num_experts must agree with config ({config.model!r}, {config.num_experts}), "
+            f"got {name!r} and {num_experts!r}"
+        )
+    config = config_or_arguments(ExpertConfig, config, arguments, _TRAIN_DEFAULTS, "train_experts")
     config.run_fields()  # fail now, not after the first expert, if model_kwargs is not JSON
     check_int(num_workers, "num_workers", minimum=0)
     dev = torch.device(device)
     data = _as_dataset(train_data)
     world = get_world_size() if world_size is None else check_int(world_size, "world_size", minimum=1)
     r = get_rank() if rank is None else check_int(rank, "rank", minimum=0)
-    mine = shard_indices(num_experts, rank=r, world_size=world)
+    mine = shard_indices(config.num_experts, rank=r, world_size=world)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo = [k for k in mine if not _check_existing(expert_path(out, k), config, k)]
@@ -850,3 +844,8 @@ def train_experts(
     if is_distributed():
         barrier()
     return [expert_path(out, k) for k in mine]
+
+
+_TRAIN_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(train_experts).parameters.items()
+}

@@ -23,7 +23,9 @@ Layout (one module per part): :mod:`~temporal_condense.pipeline.config` (the sch
 data), :mod:`~temporal_condense.pipeline.stages` (stage 1, the training set, the experts, stage 2),
 :mod:`~temporal_condense.pipeline.checkpoint` (resumable state), :mod:`~temporal_condense.pipeline.run`
 (:func:`run_pipeline`), :mod:`~temporal_condense.pipeline.report` (results, previews, tables) and
-:mod:`~temporal_condense.pipeline.quickstart` (the quickstart's command line).
+:mod:`~temporal_condense.pipeline.loggers` (metrics to TensorBoard / Weights & Biases),
+:mod:`~temporal_condense.pipeline.quickstart` (the quickstart) and :mod:`~temporal_condense.pipeline.cli` (the
+``temporal-condense`` command).
 
 Example:
     >>> cfg = PipelineConfig(name="demo", synthetic={"kind": "static_dynamic"}, distill={"method": "DM"})
@@ -39,12 +41,14 @@ from temporal_condense.pipeline.config import (
     DataSpec,
     DistillSpec,
     EvaluationSpec,
+    ExpertSpec,
     MTTSpec,
     PipelineConfig,
     SetKind,
     StaticSpec,
     SyntheticSpec,
 )
+from temporal_condense.pipeline.loggers import tensorboard_logger
 from temporal_condense.pipeline.methods import METHODS, method_config
 from temporal_condense.pipeline.report import (
     PREVIEW_KIND,
@@ -54,7 +58,7 @@ from temporal_condense.pipeline.report import (
     load_preview,
     write_table,
 )
-from temporal_condense.pipeline.run import run_pipeline
+from temporal_condense.pipeline.run import Logger, run_pipeline
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -65,6 +69,8 @@ __all__ = [
     "DataSpec",
     "DistillSpec",
     "EvaluationSpec",
+    "ExpertSpec",
+    "Logger",
     "MTTSpec",
     "PipelineConfig",
     "PipelineResult",
@@ -77,5 +83,6 @@ __all__ = [
     "method_config",
     "run_pipeline",
     "save_checkpoint",
+    "tensorboard_logger",
     "write_table",
 ]

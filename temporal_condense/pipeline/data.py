@@ -1,28 +1,42 @@
-"""The real data of a run: the configured dataset, preloaded into tensors."""
+"""The real data of a run: the configured dataset or the caller's own, as tensors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from temporal_condense import data as tcdata
-from temporal_condense.errors import ConfigError
+from temporal_condense.data import (
+    HMDB51,
+    UCF101,
+    ClassFolders,
+    Kinetics400,
+    MiniUCF,
+    MovingShapes,
+    SSv2,
+    as_tensors,
+    single_frames,
+)
+from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.pipeline.config import DataSpec
 from temporal_condense.pipeline.guard import check_data_options
 from temporal_condense.seeds import derive_seed
 
+__all__ = ["RealData", "load_data"]
+
 
 @dataclass
-class _Data:
+class RealData:
+    """Real clips of a run as tensors, plus stage 1's single-frame view and (MovingShapes) class appearances."""
+
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
-    train_set: Any
-    test_set: Any
+    frames_view: Any  # stage 1 input: a dataset's single_frame() view or an (images, labels) pair
     appearance: torch.Tensor | None  # appearance group of every class (MovingShapes), else None
     pixel_mean: torch.Tensor | None = None  # [C]: the clips were standardized with these (data.standardize)
     pixel_std: torch.Tensor | None = None
@@ -41,40 +55,96 @@ class _Data:
         return int(self.train_x.shape[1])
 
 
-def _load_data(spec: DataSpec, progress: bool) -> _Data:
-    train: Any
-    test: Any
+def _split_user_data(data: object) -> tuple[object, object]:
+    if isinstance(data, Mapping):
+        missing = {"train", "test"} - set(data)
+        if missing or len(data) != 2:
+            raise ConfigError(f"data must be {{'train': ..., 'test': ...}}, got keys {sorted(map(str, data))}")
+        return data["train"], data["test"]
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], torch.Tensor):
+        return data[0], data[1]
+    raise ConfigError(
+        "data must be (train, test) or {'train': ..., 'test': ...}, each a (videos, labels) pair or a Dataset of "
+        f"(video, label), got {type(data).__name__}"
+    )
+
+
+def _datasets(spec: DataSpec) -> tuple[Any, Any]:
+    frames, size = spec.clip_frames, spec.clip_size
     if spec.dataset == "MovingShapes":
         check_data_options(spec.options)
-        common: dict[str, Any] = {"frames": spec.frames, "size": spec.size, "seed": spec.seed, **spec.options}
-        train = tcdata.MovingShapes("train", videos_per_class=spec.train_per_class, **common)
-        test = tcdata.MovingShapes("test", videos_per_class=spec.test_per_class, **common)
+        common: dict[str, Any] = {"frames": frames, "size": size, "seed": spec.seed, **spec.options}
+        return (
+            MovingShapes("train", videos_per_class=spec.train_per_class, **common),
+            MovingShapes("test", videos_per_class=spec.test_per_class, **common),
+        )
+    root = str(spec.root)
+    kw: dict[str, Any] = {"frames": frames, "size": size, "seed": spec.seed}
+    if spec.dataset == "folder":
+        split: dict[str, Any] = {"split_file": spec.split_file, "test_ratio": spec.test_ratio, "split_seed": spec.seed}
+        return ClassFolders(root, "train", **split, **kw), ClassFolders(root, "test", **split, **kw)
+    if spec.dataset == "SSv2":
+        return SSv2(root, "train", **kw), SSv2(root, "val", **kw)
+    if spec.dataset == "Kinetics400":
+        train = Kinetics400(root, "train", **kw)
+        return train, Kinetics400(root, "val", classes=train.classes, **kw)
+    cls = {"miniUCF101": MiniUCF, "UCF101": UCF101, "HMDB51": HMDB51}[spec.dataset]
+    return cls(root, "train", **kw), cls(root, "test", **kw)
+
+
+def load_data(spec: DataSpec, progress: bool, data: object = None, *, seed: int = 0) -> RealData:
+    """The run's real data: ``spec``'s dataset, or ``data`` (``(train, test)``) for ``dataset: custom``.
+
+    Stage 1's single-frame view is the dataset's own ``single_frame()`` when it has one, else one random frame
+    per training clip (:func:`~temporal_condense.data.single_frames`, seeded from ``seed``).
+    """
+    if spec.dataset == "custom":
+        if data is None:
+            raise ConfigError("data.dataset 'custom' needs run_pipeline(config, out_dir, data=(train, test))")
+        train, test = _split_user_data(data)
+    elif data is not None:
+        raise ConfigError(f"run_pipeline(data=...) needs data.dataset 'custom', got {spec.dataset!r}")
     else:
-        root = str(spec.root)
-        kw: dict[str, Any] = {"frames": spec.frames, "size": spec.size, "seed": spec.seed}
-        if spec.dataset == "SSv2":
-            train, test = tcdata.SSv2(root, "train", **kw), tcdata.SSv2(root, "val", **kw)
-        elif spec.dataset == "Kinetics400":
-            train = tcdata.Kinetics400(root, "train", **kw)
-            test = tcdata.Kinetics400(root, "val", classes=train.classes, **kw)
-        else:
-            cls = {"miniUCF101": tcdata.MiniUCF, "UCF101": tcdata.UCF101, "HMDB51": tcdata.HMDB51}[spec.dataset]
-            train, test = cls(root, "train", **kw), cls(root, "test", **kw)
-    train_x, train_y = train.preload(progress=progress)
-    appearance = None
-    if hasattr(test, "class_appearance"):
-        appearance = torch.as_tensor(test.class_appearance(torch.arange(test.num_classes)))
+        train, test = _datasets(spec)
+    train_x, train_y = as_tensors(train, "train data", progress=progress)
     split = "test"
     if spec.validation_per_class:
-        # Tuning runs never see the test split: hold out clips of the training split instead.
+        # Tuning runs never read the test split: hold out clips of the training split instead.
         train_x, train_y, test_x, test_y = carve_validation(
-            train_x, train_y, spec.validation_per_class, derive_seed(spec.seed, "validation")
+            train_x, train_y, spec.validation_per_class, derive_seed(seed, "validation")
         )
         split = "validation"
     else:
-        test_x, test_y = test.preload(progress=progress)
-    data = _Data(train_x, train_y, test_x, test_y, int(train.num_classes), train, test, appearance, split=split)
-    return standardize_data(data) if spec.standardize else data
+        test_x, test_y = as_tensors(test, "test data", progress=progress)
+    if train_x.shape[1:] != test_x.shape[1:]:
+        raise ShapeError(
+            f"train and test clips must have the same [T, C, H, W], got {tuple(train_x.shape[1:])} and "
+            f"{tuple(test_x.shape[1:])}"
+        )
+    if spec.frames is not None and train_x.shape[1] != spec.frames:
+        raise ShapeError(f"data.frames is {spec.frames} but the clips have {train_x.shape[1]} frames")
+    if spec.size is not None and tuple(train_x.shape[3:]) != tuple(spec.size):
+        raise ShapeError(f"data.size is {tuple(spec.size)} but the clips are {tuple(train_x.shape[3:])}")
+    declared = getattr(train, "num_classes", None)
+    num_classes = int(declared) if isinstance(declared, int) else int(max(train_y.max(), test_y.max())) + 1
+    missing = sorted(set(range(num_classes)) - set(train_y.tolist()))
+    if missing:
+        raise ShapeError(f"train data must hold every class 0..{num_classes - 1}; class(es) {missing[:10]} have none")
+    pixel_mean = pixel_std = None
+    if spec.standardize:
+        train_x, test_x, pixel_mean, pixel_std = standardize_clips(train_x, test_x)
+    view_fn = getattr(train, "single_frame", None)
+    if callable(view_fn) and not spec.standardize and not spec.validation_per_class:
+        frames_view = view_fn()
+    else:  # the frames must come from the (standardized, validation-free) training clips themselves
+        frames_view = single_frames(train_x, train_y, derive_seed(seed, "stage1"))
+    appearance = None
+    class_appearance = getattr(test, "class_appearance", None)
+    if callable(class_appearance):
+        appearance = torch.as_tensor(class_appearance(torch.arange(num_classes)))
+    return RealData(
+        train_x, train_y, test_x, test_y, num_classes, frames_view, appearance, pixel_mean, pixel_std, split
+    )
 
 
 def carve_validation(
@@ -113,18 +183,27 @@ def carve_validation(
     return videos[~held], labels[~held], videos[held], labels[held]
 
 
-def standardize_data(data: _Data) -> _Data:
+def standardize_clips(
+    train: torch.Tensor, test: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Standardize train and test clips with the per-channel mean and std of the training clips.
 
     The published video codebases distill in this space (their loaders normalize every frame); every
-    synthetic memory is initialized in it, and previews map back with ``pixel_mean``/``pixel_std``.
+    synthetic memory is initialized in it, and previews map back with the returned statistics.
+
+    Returns:
+        ``(train, test, mean [C], std [C])``.
+
+    Shape:
+        ``[N, T, C, H, W]`` in and out.
+
+    Example:
+        >>> tr, te, mean, std = standardize_clips(torch.rand(4, 2, 3, 5, 5), torch.rand(2, 2, 3, 5, 5))
+        >>> bool(tr.mean(dim=(0, 1, 3, 4)).abs().max() < 1e-5), tuple(mean.shape)
+        (True, (3,))
     """
-    x = data.train_x
-    mean = x.mean(dim=(0, 1, 3, 4), dtype=torch.float64)
-    std = x.to(torch.float64).std(dim=(0, 1, 3, 4)).clamp_min(1e-6)
+    mean = train.mean(dim=(0, 1, 3, 4), dtype=torch.float64)
+    std = train.to(torch.float64).std(dim=(0, 1, 3, 4)).clamp_min(1e-6)
     shape = (1, 1, -1, 1, 1)
-    m32, s32 = mean.to(x.dtype).view(shape), std.to(x.dtype).view(shape)
-    data.train_x = ((x - m32) / s32).contiguous()
-    data.test_x = ((data.test_x - m32) / s32).contiguous()
-    data.pixel_mean, data.pixel_std = mean.to(torch.float32), std.to(torch.float32)
-    return data
+    m, s = mean.to(train.dtype).view(shape), std.to(train.dtype).view(shape)
+    return ((train - m) / s).contiguous(), ((test - m) / s).contiguous(), mean.float(), std.float()

@@ -78,19 +78,15 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
             "distill": {
                 "iterations": 150,
                 "batch_real": 8,
-                "lr_videos": 0.1,
-                # dynamic memory and block learn far slower than the baseline's pixels, as in the published
-                # scripts (DM+SD: lr_dynamic 1e-4 and lr_hal 1e-5 against lr_img 100 for DM; docs/reproduce.md)
-                "lr_dynamic": 0.01,
-                "lr_block": 0.001,
+                # learning rate per part of the synthetic sets: dynamic memory and block learn far slower than
+                # the baseline's pixels, as in the published scripts (DM+SD: lr_dynamic 1e-4 and lr_hal 1e-5
+                # against lr_img 100 for DM; docs/reproduce.md)
+                "lr": {"videos": 0.1, "dynamic": 0.01, "block": 0.001},
                 "mtt": {
-                    "num_experts": 2,
-                    "expert_train_epochs": 6,
-                    "lr_teacher": 0.01,
+                    "experts": {"num_experts": 2, "epochs": 6, "lr": 0.01, "batch_size": 16},
                     "syn_steps": 5,
                     "expert_epochs": 1,
                     "max_start_epoch": 4,
-                    "expert_batch": 16,
                     "mode": "unrolled",
                 },
                 **VIDEO_MODEL,
@@ -110,7 +106,7 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
         cfg = cfg.replace(
             data={"frames": 4, "size": (16, 16), "train_per_class": 2, "test_per_class": 2},
             static={"iterations": 2, "batch_real": 2},
-            distill={"iterations": 2, "batch_real": 2, "mtt": {"expert_train_epochs": 2, "max_start_epoch": 1}},
+            distill={"iterations": 2, "batch_real": 2, "mtt": {"experts": {"epochs": 2}, "max_start_epoch": 1}},
             evaluation={"epochs": 1},
             checkpoint_every=1,
         )
