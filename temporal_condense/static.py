@@ -55,7 +55,8 @@ from tqdm.auto import tqdm
 from temporal_condense._checks import check_finite, check_int, check_tensor, format_validation_error, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
-from temporal_condense.losses import _as_siamese, dc_class_loss, dm_loss
+from temporal_condense.losses import dc_class_loss, dm_loss
+from temporal_condense.losses.siamese import _as_siamese
 
 __all__ = [
     "StaticConfig",
