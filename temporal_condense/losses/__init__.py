@@ -1,6 +1,6 @@
-"""Matching losses: distribution matching (DM) and gradient matching (DC).
+"""Matching losses: distribution matching (DM), gradient matching (DC) and FRePo (kernel ridge regression).
 
-Both losses compare a batch of real samples with a batch of synthetic samples *per class* and work on
+DM and DC compare a batch of real samples with a batch of synthetic samples *per class* and work on
 any sample shape the student accepts: whole clips ``[B, T, C, H, W]``, single frames ``[B, C, H, W]``
 (image distillation) and temporal segments handed over by
 :class:`~temporal_condense.matcher.SegmentedMatcher`.
@@ -15,6 +15,9 @@ any sample shape the student accepts: whole clips ``[B, T, C, H, W]``, single fr
   (:func:`gradient_distance`, the published ``match_loss`` with ``dis_metric`` ``"ours"``, ``"mse"`` or
   ``"cos"``). The synthetic gradients are built with ``create_graph=True`` so the loss is differentiable
   with respect to the synthetic data.
+* **FRePo** (Zhou et al., "Dataset Distillation using Neural Feature Regression"): kernel ridge regression
+  of the real labels from the synthetic set on the features of a network drawn from a pool of online-trained
+  models (:func:`frepo_loss`, :class:`FRePoMatching`, :class:`ModelPool`, :class:`LearnedLabels`).
 
 Siamese augmentation (DSA): the same augmentation parameters are applied to the real and the synthetic
 batch of a class. Pass ``augment=`` either a kornia augmentation (wrapped in :class:`SiameseAugment`) or
@@ -41,17 +44,37 @@ from temporal_condense.losses.dc import (
     layer_distance,
 )
 from temporal_condense.losses.dm import DistributionMatching, dm_class_loss, dm_loss
+from temporal_condense.losses.frepo import (
+    DEFAULT_REG,
+    FRePoMatching,
+    LearnedLabels,
+    centered_one_hot,
+    frepo_loss,
+    krr_predict,
+    label_margin_loss,
+    published_label_scale,
+)
+from temporal_condense.losses.pool import ModelPool
 from temporal_condense.losses.siamese import SiameseAugment
 
 __all__ = [
+    "DEFAULT_REG",
     "METRICS",
     "DistributionMatching",
+    "FRePoMatching",
     "GradientMatching",
+    "LearnedLabels",
+    "ModelPool",
     "SiameseAugment",
+    "centered_one_hot",
     "dc_class_loss",
     "dc_loss",
     "dm_class_loss",
     "dm_loss",
+    "frepo_loss",
     "gradient_distance",
+    "krr_predict",
+    "label_margin_loss",
     "layer_distance",
+    "published_label_scale",
 ]
