@@ -2,7 +2,9 @@
 
 Every dataset is a torch ``Dataset`` whose item is ``(video float32 [T, C, H, W] in [0, 1], label int)``, with
 ``classes``, ``num_classes``, ``labels``, ``class_counts()``, ``preload(progress=True)`` and ``single_frame()``
-(one random frame per clip, for stage-1 image distillation). See ``docs/data.md``.
+(one random frame per clip, for stage-1 image distillation). Video files are read by :class:`VideoFileDataset`
+or turned into frame folders by ``python -m temporal_condense.data.extract`` (PyAV, the ``video`` extra). See
+``docs/data.md``.
 
 Example:
     >>> from temporal_condense.data import MovingShapes
@@ -25,6 +27,14 @@ from temporal_condense.data.frames import (
     load_frame,
     sample_indices,
 )
+from temporal_condense.data.kinetics import (
+    Kinetics400CSV,
+    KineticsEntry,
+    kinetics_clip_name,
+    read_broken_list,
+    read_kinetics_csv,
+    read_short_list,
+)
 from temporal_condense.data.published import (
     HMDB51,
     UCF101,
@@ -35,6 +45,15 @@ from temporal_condense.data.published import (
     read_split_csv,
     read_ssv2_annotations,
 )
+from temporal_condense.data.video import (
+    VIDEO_EXTENSIONS,
+    VideoFileDataset,
+    VideoInfo,
+    list_videos,
+    probe_video,
+    read_frames,
+    select_frames,
+)
 
 __all__ = [
     "HMDB51",
@@ -42,9 +61,12 @@ __all__ = [
     "MOTIONS",
     "SHAPES",
     "UCF101",
+    "VIDEO_EXTENSIONS",
     "ClipConfig",
     "FrameFolderDataset",
     "Kinetics400",
+    "Kinetics400CSV",
+    "KineticsEntry",
     "MiniUCF",
     "MovingShapes",
     "MovingShapesConfig",
@@ -52,9 +74,19 @@ __all__ = [
     "SingleFrameView",
     "SplitEntry",
     "VideoDataset",
+    "VideoFileDataset",
+    "VideoInfo",
+    "kinetics_clip_name",
     "list_frames",
+    "list_videos",
     "load_frame",
+    "probe_video",
+    "read_broken_list",
+    "read_frames",
+    "read_kinetics_csv",
+    "read_short_list",
     "read_split_csv",
     "read_ssv2_annotations",
     "sample_indices",
+    "select_frames",
 ]
