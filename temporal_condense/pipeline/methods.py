@@ -1,0 +1,90 @@
+"""The method registry: one table row's configuration derived from a shared base configuration."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from temporal_condense.errors import ConfigError
+from temporal_condense.pipeline.config import PipelineConfig
+
+__all__ = ["METHODS", "method_config"]
+
+METHODS: tuple[str, ...] = (
+    "random_real",
+    "DM",
+    "DM+SD",
+    "MTT",
+    "MTT+SD",
+    "compact",
+    "static_only",
+    "full_data",
+)
+
+
+def method_config(
+    method: str,
+    base: PipelineConfig,
+    *,
+    compact_key_frames: int = 2,
+    compact_method: Literal["DM", "MTT"] = "DM",
+) -> PipelineConfig:
+    """Derive the configuration of one table row from a shared base configuration.
+
+    The base carries the data, the evaluation protocol, stage 1 and the stage-2 hyper-parameters
+    (learning rates, iterations, MTT settings); this sets the synthetic set and the matching method:
+
+    * ``"random_real"``: ``videos_per_class`` random real clips (the baseline's storage); no training.
+    * ``"DM"`` / ``"MTT"``: the plain baseline (:class:`~temporal_condense.SyntheticVideos`, all frames,
+      initialized from real clips) trained with DM / MTT (momentum 0.5, as the published baselines).
+    * ``"DM+SD"`` / ``"MTT+SD"``: static-dynamic on the stage-1 statics, random pairing (the paper).
+    * ``"compact"``: static-dynamic with one static and one dynamic per video, fixed pairing, and
+      ``compact_key_frames`` dynamic frames interpolated to the clip length; trained with ``compact_method``.
+    * ``"static_only"``: the stage-1 statics repeated over time.
+    * ``"full_data"``: every real training clip (upper bound).
+
+    Args:
+        method: One of :data:`METHODS`.
+        base: Shared settings.
+        compact_key_frames: Dynamic frames stored by the compact variant.
+        compact_method: Matching method of the compact variant.
+
+    Returns:
+        The row's :class:`PipelineConfig` (``name`` = ``method``).
+
+    Raises:
+        ConfigError: Unknown method.
+
+    Example:
+        >>> method_config("compact", PipelineConfig()).synthetic.pairing
+        'fixed'
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    syn = base.synthetic.model_dump(mode="json")
+    dist: dict[str, Any] = {}
+    static = base.static.model_dump(mode="json")
+    if method in ("random_real", "full_data"):
+        syn["kind"] = method
+        dist["method"] = "none"
+        static = {"method": "none"}
+    elif method in ("DM", "MTT"):
+        syn.update(kind="baseline", key_frames=None)
+        dist.update(method=method, momentum=0.5)
+        static = {"method": "none"}
+    elif method in ("DM+SD", "MTT+SD"):
+        syn.update(kind="static_dynamic")
+        dist.update(method=method.split("+")[0], momentum=0.95)
+    elif method == "compact":
+        syn.update(
+            kind="static_dynamic",
+            key_frames=compact_key_frames,
+            static_per_class=syn["videos_per_class"],
+            static_per_video=1,
+            dynamic_per_video=1,
+            pairing="fixed",
+        )
+        dist.update(method=compact_method, momentum=0.95)
+    else:  # static_only
+        syn["kind"] = "static_only"
+        dist["method"] = "none"
+    return base.replace(name=method, synthetic=syn, distill=dist, static=static)

@@ -1,0 +1,203 @@
+"""What a run produced: :class:`PipelineResult`, the preview videos and the result tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import torch
+from torch import nn
+
+from temporal_condense.errors import ConfigError
+from temporal_condense.io import load_artifact, save_artifact
+from temporal_condense.pipeline.config import _write_json, _write_text
+
+__all__ = ["PREVIEW_KIND", "TABLE_COLUMNS", "PipelineResult", "format_table", "load_preview", "write_table"]
+
+
+@dataclass
+class PipelineResult:
+    """What one run produced (also written as ``result.json``).
+
+    Attributes:
+        name: The config's name (the method).
+        kind: The synthetic set's kind.
+        method: Stage-2 method.
+        top1: Per-run top-1 test accuracy (percent).
+        top5: Per-run top-5 test accuracy (percent).
+        motion: Per-run accuracy among the classes that share the true class's appearance (percent; only
+            for datasets with ``class_appearance``, e.g. MovingShapes), else empty.
+        storage_bytes: Bytes to keep to reproduce the training set (parameters in their dtype).
+        stage1_seconds: Stage-1 time (also when its result was reused from a file that records it).
+        stage2_seconds: Stage-2 time (summed over resumed sessions).
+        experts_seconds: Expert training time of this call (0 when the experts existed).
+        eval_seconds: Evaluation time.
+        iterations: Stage-2 iterations done.
+        losses: Stage-2 loss per iteration.
+        out_dir: Output folder.
+    """
+
+    name: str
+    kind: str
+    method: str
+    top1: list[float]
+    top5: list[float]
+    motion: list[float]
+    storage_bytes: int
+    stage1_seconds: float = 0.0
+    stage2_seconds: float = 0.0
+    experts_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    iterations: int = 0
+    losses: list[float] = field(default_factory=list)
+    out_dir: str = ""
+
+    @property
+    def mean(self) -> float:
+        """Mean top-1 (percent)."""
+        return statistics.fmean(self.top1)
+
+    @property
+    def std(self) -> float:
+        """Population std of top-1 over runs (as the published code reports)."""
+        return statistics.pstdev(self.top1)
+
+    @property
+    def motion_mean(self) -> float:
+        """Mean motion accuracy (percent); NaN when not available."""
+        return statistics.fmean(self.motion) if self.motion else math.nan
+
+    @property
+    def motion_std(self) -> float:
+        """Population std of the motion accuracy; NaN when not available."""
+        return statistics.pstdev(self.motion) if self.motion else math.nan
+
+    @property
+    def distill_seconds(self) -> float:
+        """Stage 1 + stage 2 time (expert training not included)."""
+        return self.stage1_seconds + self.stage2_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable summary including the aggregates."""
+        out = asdict(self)
+        out.update(
+            mean=self.mean,
+            std=self.std,
+            motion_mean=None if not self.motion else self.motion_mean,
+            motion_std=None if not self.motion else self.motion_std,
+            distill_seconds=self.distill_seconds,
+        )
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineResult:
+        """Inverse of :meth:`to_dict`."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+PREVIEW_KIND = "PipelinePreview"
+
+
+def _save_preview(train_set: Any, num_classes: int, path: Path, seed: int) -> Path:
+    """Save the first training video of every class (rendered once, without hooks) for pictures."""
+    if isinstance(train_set, nn.Module):
+        videos, labels = cast(Any, train_set).export(generator=torch.Generator().manual_seed(seed))
+    else:
+        videos, labels = train_set
+    first = torch.stack([(labels == c).nonzero().flatten()[0] for c in range(num_classes)])
+    return save_artifact(path, {"videos": videos[first], "labels": labels[first]}, kind=PREVIEW_KIND)
+
+
+def load_preview(out_dir: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(videos [K, T, C, H, W], labels [K])`` preview (one video per class) of a finished run."""
+    tensors, _ = load_artifact(Path(out_dir) / "preview.safetensors", kind=PREVIEW_KIND)
+    return tensors["videos"], tensors["labels"]
+
+
+TABLE_COLUMNS: tuple[str, ...] = (
+    "method",
+    "top-1 (%)",
+    "motion (%)",
+    "storage (KB)",
+    "storage vs DM",
+    "distill (s)",
+    "eval runs",
+)
+
+
+def _rows(results: Sequence[PipelineResult], reference: str = "DM") -> list[list[str]]:
+    ref = next((r.storage_bytes for r in results if r.name == reference), None)
+    rows = []
+    for r in results:
+        motion = "n/a" if not r.motion else f"{r.motion_mean:.1f} ± {r.motion_std:.1f}"
+        ratio = "" if ref is None else f"{100.0 * r.storage_bytes / ref:.0f}%"
+        distill = "-" if r.kind in ("random_real", "full_data") else f"{r.distill_seconds:.1f}"
+        rows.append(
+            [
+                r.name,
+                f"{r.mean:.1f} ± {r.std:.1f}",
+                motion,
+                f"{r.storage_bytes / 1024:.1f}",
+                ratio,
+                distill,
+                str(len(r.top1)),
+            ]
+        )
+    return rows
+
+
+def format_table(results: Sequence[PipelineResult], fmt: Literal["markdown", "csv", "text"] = "markdown") -> str:
+    """Format results as one row per method.
+
+    Columns: method, top-1 mean ± std, motion accuracy (among classes with the same appearance), storage in
+    KB, storage relative to the ``"DM"`` row, distillation time (stage 1 + stage 2; experts excluded) and
+    the number of evaluation runs.
+
+    Args:
+        results: Rows, in order.
+        fmt: ``"markdown"``, ``"csv"`` or ``"text"`` (aligned plain text for a terminal).
+
+    Returns:
+        The table as a string.
+
+    Example:
+        >>> r = PipelineResult("DM", "baseline", "DM", [50.0, 60.0], [90.0, 90.0], [], 2048)
+        >>> print(format_table([r], "csv").splitlines()[1])
+        DM,55.0 ± 5.0,n/a,2.0,100%,0.0,2
+    """
+    rows = _rows(results)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(TABLE_COLUMNS)
+        writer.writerows(rows)
+        return buf.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "|".join("---" for _ in TABLE_COLUMNS) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines) + "\n"
+    if fmt == "text":
+        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(TABLE_COLUMNS)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths, strict=True))]
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+        return "\n".join(lines) + "\n"
+    raise ConfigError(f"fmt must be one of ('markdown', 'csv', 'text'), got {fmt!r}")
+
+
+def write_table(results: Sequence[PipelineResult], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md`` and ``results.json`` into ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    paths = {}
+    for fmt, name in (("csv", "results.csv"), ("markdown", "results.md")):
+        paths[fmt] = _write_text(out / name, format_table(results, fmt))  # type: ignore[arg-type]
+    paths["json"] = _write_json(out / "results.json", [r.to_dict() for r in results])
+    return paths

@@ -1,0 +1,341 @@
+"""The stages of a run: stage 1 (static memory), the training set, the experts and stage 2."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from temporal_condense.dynamic_memory import DynamicMemoryBlock
+from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.evaluate import random_real_subset
+from temporal_condense.hooks import VideoAugmentation
+from temporal_condense.losses import dm_loss
+from temporal_condense.models import get_model
+from temporal_condense.mtt.experts import ExpertTrajectory, expert_files, train_experts
+from temporal_condense.mtt.matching import make_syn_lr, trajectory_matching_loss
+from temporal_condense.mtt.student import FlatStudent
+from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
+from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
+from temporal_condense.pipeline.data import _Data
+from temporal_condense.static import distill_static, load_static
+from temporal_condense.synthetic import SyntheticVideos
+
+logger = logging.getLogger(__name__)
+
+
+def _derive(seed: int, *parts: object) -> int:
+    """A 31-bit seed derived from ``seed`` and labels (stable across runs and platforms)."""
+    text = "/".join([str(seed), *(str(p) for p in parts)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[Any, float]:
+    """The static memory (distilled, reused from ``out`` or loaded) and the stage-1 seconds."""
+    spec = cfg.static
+    if spec.method == "load":
+        memory = load_static(str(spec.path), data.num_classes, spec.static_per_class)
+        side = Path(str(spec.path)).with_name("stage1.json")
+        seconds = float(json.loads(side.read_text())["seconds"]) if side.is_file() else 0.0
+        return memory, seconds
+    path, side = out / "static_memory.safetensors", out / "stage1.json"
+    if path.is_file() and side.is_file():
+        record = json.loads(side.read_text())
+        if record.get("static") == spec.model_dump(mode="json") and record.get("seed") == cfg.seed:
+            logger.info("stage 1: reusing %s", path)
+            return load_static(path, data.num_classes, spec.static_per_class), float(record["seconds"])
+    start = time.perf_counter()
+    model: Any = spec.model
+    if spec.model_kwargs:
+        def model(seed: int) -> nn.Module:
+            return get_model(
+                spec.model,
+                channels=data.channels,
+                num_classes=data.num_classes,
+                size=data.size,
+                seed=seed,
+                **spec.model_kwargs,
+            )
+
+        model.__name__ = spec.model
+    memory = distill_static(
+        data.train_set.single_frame(),
+        data.num_classes,
+        spec.static_per_class,
+        method=spec.method.lower(),
+        iterations=spec.iterations,
+        lr=spec.lr,
+        init=spec.init,
+        model=model,
+        seed=_derive(cfg.seed, "stage1"),
+        progress=progress,
+        batch_real=spec.batch_real,
+        outer_loop=spec.outer_loop,
+        inner_loop=spec.inner_loop,
+    )
+    seconds = time.perf_counter() - start
+    memory.save(path)
+    _write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed})
+    return memory, seconds
+
+
+def _real_key_frames(data: _Data, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
+    """``per_class`` random real clips per class (class-major), reduced to ``key_frames`` evenly spaced frames."""
+    videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=data.num_classes)
+    idx = torch.linspace(0, data.frames - 1, key_frames).round().long()
+    return videos[:, idx].contiguous()
+
+
+def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]:
+    """The training set (a synthetic set module or a ``(videos, labels)`` pair) and its storage in bytes."""
+    syn = cfg.synthetic
+    k, frames = data.num_classes, data.frames
+    if syn.kind == "full_data":
+        return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
+    if syn.kind == "random_real":
+        pair = random_real_subset(
+            (data.train_x, data.train_y), syn.videos_per_class, seed=_derive(cfg.seed, "random_real"), num_classes=k
+        )
+        return pair, pair[0].numel() * pair[0].element_size()
+    if syn.kind == "static_only":
+        return (memory.as_videos(frames), memory.labels), int(memory.storage_bytes())
+    if syn.kind == "baseline":
+        n_syn = syn.key_frames or frames
+        init = (
+            _real_key_frames(data, syn.videos_per_class, n_syn, _derive(cfg.seed, "init"))
+            if syn.init == "real"
+            else None
+        )
+        synset: Any = SyntheticVideos(
+            k,
+            syn.videos_per_class,
+            frames,
+            data.size,
+            channels=data.channels,
+            key_frames=n_syn,
+            mode=syn.mode,
+            init=init,
+            seed=_derive(cfg.seed, "init"),
+        )
+        return synset, int(synset.storage_bytes())
+    # static_dynamic
+    spc = syn.static_per_class or memory.static_per_class
+    images = memory.images.reshape(k, memory.static_per_class, *memory.images.shape[1:])[:, :spc]
+    synset_sd = DynamicMemoryBlock(
+        k,
+        syn.videos_per_class,
+        frames,
+        data.size,
+        static=images.reshape(k * spc, *images.shape[2:]).contiguous(),
+        static_per_class=spc,
+        dynamic_per_class=syn.videos_per_class * syn.dynamic_per_video,
+        dynamic_frames=syn.key_frames or frames,
+        dynamic_channels=syn.dynamic_channels,
+        block=syn.block,
+        block_init=syn.block_init,
+        pairing=syn.pairing,
+        static_per_video=syn.static_per_video,
+        dynamic_per_video=syn.dynamic_per_video,
+        train_static=cfg.distill.train_static,
+        mode=syn.mode,
+        seed=_derive(cfg.seed, "init"),
+    )
+    return synset_sd, int(synset_sd.storage_bytes())
+
+
+def _batch_standardize(videos: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Render hook: ``(x - x.mean()) / x.std()`` per batch (what the experts and the evaluation see)."""
+    return ((videos - videos.mean()) / videos.std().clamp_min(1e-8)).contiguous(), labels
+
+
+def _experts(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[list[Any], float]:
+    m = cfg.distill.mtt
+    start = time.perf_counter()
+    if m.buffer_path is not None:
+        folder = Path(m.buffer_path)
+        files = expert_files(folder)
+        if not files:
+            raise ConfigError(f"distill.mtt.buffer_path {str(folder)!r} holds no expert_*.safetensors files")
+        seconds = 0.0
+    else:
+        folder = out / "experts"
+        files = train_experts(
+            cfg.distill.model,
+            (data.train_x, data.train_y),
+            m.num_experts,
+            out_dir=folder,
+            epochs=m.expert_train_epochs,
+            lr=m.lr_teacher,
+            batch_size=m.expert_batch,
+            seed=_derive(cfg.seed, "experts"),
+            model_kwargs={
+                "channels": data.channels,
+                "num_classes": data.num_classes,
+                "size": list(data.size),
+                "frames": data.frames,
+                **cfg.distill.model_kwargs,
+            },
+            progress=progress,
+        )
+        seconds = time.perf_counter() - start
+    return [ExpertTrajectory(f) for f in files], seconds
+
+
+def _stage2(
+    cfg: PipelineConfig,
+    data: _Data,
+    synset: Any,
+    out: Path,
+    progress: bool,
+    callback: Callable[[int, float], None] | None,
+) -> tuple[list[float], float, float]:
+    """Train the synthetic set; returns ``(losses, stage-2 seconds, expert seconds)``."""
+    d = cfg.distill
+    k = data.num_classes
+    lrs: dict[str, float]
+    if cfg.synthetic.kind == "baseline":
+        lrs = {"lr_videos": d.lr_videos}
+    else:
+        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
+        if d.train_static:
+            lrs["lr_static"] = d.lr_static
+    syn_lr = make_syn_lr(d.mtt.lr_teacher) if d.method == "MTT" else None
+    if syn_lr is not None and not d.mtt.train_lr:
+        syn_lr.requires_grad_(False)
+    optimizer = synset.optimizer(
+        momentum=d.momentum,
+        syn_lr=syn_lr if (syn_lr is not None and d.mtt.train_lr) else None,
+        lr_lr=d.mtt.lr_lr,
+        **lrs,
+    )
+    experts: list[Any] = []
+    expert_seconds = 0.0
+    if d.method == "MTT":
+        experts, expert_seconds = _experts(cfg, data, out, progress)
+
+    members = [(data.train_y == c).nonzero().flatten() for c in range(k)]
+    augment = None
+    if d.augment:
+        augment = VideoAugmentation(siamese=True)
+
+    generator = torch.Generator().manual_seed(_derive(cfg.seed, "stage2"))
+    ckpt = out / "checkpoint.safetensors"
+    digest = _config_digest(cfg)
+    losses: list[float] = []
+    elapsed = 0.0
+    start_it = 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_derive(cfg.seed, "stage2-global"))
+        py_state = random.getstate()
+        random.seed(_derive(cfg.seed, "stage2-python"))
+        try:
+            if ckpt.is_file():
+                state = load_checkpoint(ckpt, module=synset, optimizer=optimizer, generator=generator)
+                if state["meta"].get("config") != digest:
+                    raise ConfigError(
+                        f"checkpoint {str(ckpt)!r} belongs to another configuration (digest "
+                        f"{state['meta'].get('config')!r}, this run {digest!r}); use another out_dir or delete it"
+                    )
+                start_it = state["iteration"]
+                elapsed = float(state["meta"].get("seconds", 0.0))
+                losses = [float(v) for v in state["extra"].get("losses", torch.zeros(0)).tolist()]
+                if syn_lr is not None and "syn_lr" in state["extra"]:
+                    with torch.no_grad():
+                        syn_lr.copy_(state["extra"]["syn_lr"])
+                logger.info("stage 2: resumed %s at iteration %d", ckpt, start_it)
+            hook = synset.register_render_hook(_batch_standardize) if d.method == "MTT" else None
+            t0 = time.perf_counter()
+
+            def checkpoint(it: int) -> None:
+                extra = {"losses": torch.tensor(losses, dtype=torch.float64)}
+                if syn_lr is not None:
+                    extra["syn_lr"] = syn_lr.detach()
+                meta = {"config": digest, "seconds": elapsed + time.perf_counter() - t0}
+                save_checkpoint(
+                    ckpt, iteration=it, module=synset, optimizer=optimizer, generator=generator, extra=extra, meta=meta
+                )
+
+            bar = tqdm(
+                range(start_it, d.iterations),
+                initial=start_it,
+                total=d.iterations,
+                disable=not progress,
+                desc=f"{cfg.name} stage 2 ({d.method})",
+            )
+            for it in bar:
+                net_seed = _derive(cfg.seed, "student", it)
+                net = get_model(
+                    d.model,
+                    channels=data.channels,
+                    num_classes=k,
+                    size=data.size,
+                    frames=data.frames,
+                    seed=net_seed,
+                    **d.model_kwargs,
+                )
+                if d.method == "DM":
+                    net.train()
+                    for p in net.parameters():
+                        p.requires_grad_(False)
+                    real_idx = torch.cat(
+                        [m[torch.randperm(m.numel(), generator=generator)[: d.batch_real]] for m in members]
+                    )
+                    videos, labels = synset(generator=generator)
+                    loss = dm_loss(
+                        cast(Callable[[torch.Tensor], torch.Tensor], net.embed),
+                        data.train_x[real_idx],
+                        data.train_y[real_idx],
+                        videos,
+                        labels,
+                        k,
+                        augment=augment,
+                    )
+                else:
+                    e = int(torch.randint(len(experts), (1,), generator=generator))
+                    s = int(torch.randint(d.mtt.max_start_epoch, (1,), generator=generator))
+                    theta0 = experts[e].snapshot(s)
+                    target = experts[e].snapshot(s + d.mtt.expert_epochs)
+                    student = FlatStudent(net)
+                    student.train()
+                    assert syn_lr is not None
+                    loss = trajectory_matching_loss(
+                        student,
+                        synset,
+                        theta0,
+                        target,
+                        syn_lr,
+                        syn_steps=d.mtt.syn_steps,
+                        batch_syn=d.mtt.batch_syn,
+                        mode=d.mtt.mode,
+                        generator=generator,
+                    )
+                if not torch.isfinite(loss):
+                    raise ShapeError(f"stage-2 loss must be finite, got {float(loss)} at iteration {it}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if syn_lr is not None and d.mtt.train_lr:
+                    with torch.no_grad():
+                        syn_lr.clamp_(min=1e-3)
+                losses.append(float(loss.detach()))
+                bar.set_postfix(loss=f"{losses[-1]:.4g}")
+                if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == d.iterations:
+                    checkpoint(it + 1)
+                if callback is not None:
+                    callback(it + 1, losses[-1])
+            bar.close()
+            if hook is not None:
+                hook.remove()
+            seconds = elapsed + time.perf_counter() - t0
+        finally:
+            random.setstate(py_state)
+    return losses, seconds, expert_seconds
