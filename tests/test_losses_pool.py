@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -117,6 +119,24 @@ def test_state_dict_round_trip_continues_bit_exactly() -> None:
         b.train_step(x, y)
         assert torch.equal(_params(a.model), _params(b.model))
     assert a.resets == b.resets > 0
+
+
+def test_save_load_artifact_continues_bit_exactly(tmp_path: Path) -> None:
+    x, y = torch.randn(6, 2, 2, 2), torch.arange(6) % 3
+    a = ModelPool(Net, size=2, max_online_updates=3, batch_size=4, seed=2)
+    for _ in range(4):
+        a.select()
+        a.train_step(x, y)
+    a.save(tmp_path / "pool.safetensors")
+    b = ModelPool(Net, size=2, max_online_updates=3, batch_size=4, seed=7)
+    b.load(tmp_path / "pool.safetensors")
+    for _ in range(4):
+        assert a.select() == b.select()
+        a.train_step(x, y)
+        b.train_step(x, y)
+        assert torch.equal(_params(a.model), _params(b.model))
+    with pytest.raises(ConfigError, match="must hold 3 members, got 2"):
+        ModelPool(Net, size=3).load(tmp_path / "pool.safetensors")
 
 
 def test_pool_errors_name_the_argument() -> None:

@@ -33,8 +33,10 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -43,9 +45,13 @@ from torch import nn
 
 from temporal_condense._checks import check_int, check_tensor
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.losses.frepo import _targets, published_label_scale
 
-__all__ = ["ModelPool"]
+__all__ = ["POOL_KIND", "ModelPool"]
+
+#: Artifact kind of :meth:`ModelPool.save`.
+POOL_KIND = "FRePoModelPool"
 
 ModelFn = Callable[[], nn.Module]
 
@@ -232,6 +238,67 @@ class ModelPool:
         self._gen.set_state(state["generator"])
         self.current = int(state["current"])
         self.resets = int(state["resets"])
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`state_dict` to one safetensors artifact (tensors + JSON), atomically; never pickles."""
+        tensors: dict[str, torch.Tensor] = {"generator": self._gen.get_state()}
+        members = []
+        for i, m in enumerate(self.members):
+            for key, value in m.model.state_dict().items():
+                tensors[f"m{i}.model.{key}"] = value.detach().cpu().contiguous()
+            sd = m.optimizer.state_dict()
+            scalars: dict[str, dict[str, Any]] = {}
+            for pid, st in sd["state"].items():
+                for key, value in st.items():
+                    if isinstance(value, torch.Tensor):
+                        tensors[f"m{i}.optim.{pid}.{key}"] = value.detach().cpu().contiguous()
+                    else:
+                        scalars.setdefault(str(pid), {})[key] = value
+            members.append(
+                {
+                    "groups": sd["param_groups"],
+                    "scalars": scalars,
+                    "scheduler": m.scheduler.state_dict(),
+                    "step": m.step,
+                }
+            )
+        config = {"size": self.size, "current": self.current, "resets": self.resets, "members": members}
+        return save_artifact(path, tensors, kind=POOL_KIND, config=config)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore a pool written by :meth:`save` into this pool (same ``model_fn`` and size).
+
+        Raises:
+            ConfigError: Not a pool artifact, or it does not fit this pool.
+        """
+        tensors, config = load_artifact(path, kind=POOL_KIND)
+        members = config.get("members")
+        if not isinstance(members, list) or len(members) != self.size:
+            got = len(members) if isinstance(members, list) else type(members).__name__
+            raise ConfigError(f"pool file {str(path)!r} must hold {self.size} members, got {got}")
+        state: dict[str, Any] = {"generator": tensors["generator"], "members": []}
+        state["current"], state["resets"] = config["current"], config["resets"]
+        for i, meta in enumerate(members):
+            model = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"m{i}.model.")}
+            opt: dict[int, dict[str, Any]] = {}
+            for key, value in tensors.items():
+                if key.startswith(f"m{i}.optim."):
+                    _, _, pid, name = key.split(".", 3)
+                    opt.setdefault(int(pid), {})[name] = value
+            for pid, values in meta["scalars"].items():
+                opt.setdefault(int(pid), {}).update(values)
+            state["members"].append(
+                {
+                    "model": model,
+                    "optimizer": {"state": opt, "param_groups": meta["groups"]},
+                    "scheduler": meta["scheduler"],
+                    "step": meta["step"],
+                }
+            )
+        try:
+            self.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise ConfigError(f"pool file {str(path)!r} does not fit this pool: {exc}") from None
 
     def __repr__(self) -> str:
         return (
