@@ -2,9 +2,9 @@
 
 One :class:`PipelineConfig` (pydantic, frozen, readable and writable as YAML) describes a whole run:
 the data, stage 1 (distill ``static_per_class`` images per class from single frames, or load them), the
-synthetic set (static-dynamic, the plain baseline, static memory only, random real videos or the full
-data), stage 2 (DM or MTT matching of the trainable parts, SGD with one learning rate per part) and the
-evaluation protocol. :func:`run_pipeline` runs it into a folder:
+synthetic set (static-dynamic, the plain baseline, static memory only, random real videos, k-center or
+herding coresets, or the full data), stage 2 (DM, MTT or FRePo matching of the trainable parts, one
+learning rate per part) and the evaluation protocol. :func:`run_pipeline` runs it into a folder:
 
 * ``config.yaml`` -- the configuration;
 * ``static_memory.safetensors`` (+ ``stage1.json``) -- the stage-1 result, reused when present;
@@ -39,6 +39,7 @@ from temporal_condense.pipeline.config import (
     DataSpec,
     DistillSpec,
     EvaluationSpec,
+    FRePoSpec,
     MTTSpec,
     PipelineConfig,
     SetKind,
@@ -65,6 +66,7 @@ __all__ = [
     "DataSpec",
     "DistillSpec",
     "EvaluationSpec",
+    "FRePoSpec",
     "MTTSpec",
     "PipelineConfig",
     "PipelineResult",

@@ -21,6 +21,7 @@ __all__ = [
     "DataSpec",
     "DistillSpec",
     "EvaluationSpec",
+    "FRePoSpec",
     "MTTSpec",
     "PipelineConfig",
     "SetKind",
@@ -133,7 +134,7 @@ class StaticSpec(_Spec):
         return self
 
 
-SetKind = Literal["static_dynamic", "baseline", "static_only", "random_real", "full_data"]
+SetKind = Literal["static_dynamic", "baseline", "static_only", "random_real", "full_data", "kcenter", "herding"]
 
 
 class SyntheticSpec(_Spec):
@@ -142,7 +143,9 @@ class SyntheticSpec(_Spec):
     Attributes:
         kind: ``"static_dynamic"`` (:class:`~temporal_condense.DynamicMemoryBlock` on the stage-1 statics),
             ``"baseline"`` (:class:`~temporal_condense.SyntheticVideos`), ``"static_only"`` (the stage-1 statics
-            repeated over time), ``"random_real"`` (random real clips) or ``"full_data"`` (every real clip).
+            repeated over time), ``"random_real"`` (random real clips), ``"kcenter"`` / ``"herding"`` (coresets of
+            real clips chosen in the embedding of a randomly initialised ``distill.model``, see
+            :func:`~temporal_condense.coreset.select_coreset`) or ``"full_data"`` (every real clip).
         videos_per_class: Synthetic (or random real) videos per class.
         key_frames: Stored frames per video: baseline ``N_syn`` or static-dynamic ``N_dyn`` (``None``: all).
         mode: Interpolation mode for ``key_frames < frames``.
@@ -214,11 +217,36 @@ class MTTSpec(_Spec):
         return self
 
 
+class FRePoSpec(_Spec):
+    """FRePo matching (stage 2 with ``method="FRePo"``): kernel ridge regression on a pool of online models.
+
+    Stage 2 then uses Adam (``betas=(0.9, 0.999)``) with the per-part learning rates, decayed by a cosine to a
+    tenth of each over ``distill.iterations`` (the published ``synopt``/``synsch``), instead of SGD.
+
+    Attributes:
+        pool_size: Online models (published ``num_nn_state`` 10).
+        max_online_updates: Updates before a model is re-initialised (published 100).
+        lr_net: Adam learning rate of the online models (published run scripts ``--lr_net 0.0001``).
+        warmup: Linear warm-up steps of the online models (published 500).
+        online_batch: Synthetic videos per online update (published 500).
+        batch_real: Real clips per iteration, any classes (published loader batch 512).
+        reg: Relative ridge ``λ`` of the KRR (published 1e-6).
+    """
+
+    pool_size: int = Field(default=10, ge=1)
+    max_online_updates: int = Field(default=100, ge=1)
+    lr_net: float = Field(default=1e-4, gt=0)
+    warmup: int = Field(default=500, ge=1)
+    online_batch: int = Field(default=500, ge=1)
+    batch_real: int = Field(default=512, ge=1)
+    reg: float = Field(default=1e-6, ge=0)
+
+
 class DistillSpec(_Spec):
     """Stage 2: matching the trainable parts of the synthetic set against real videos.
 
     Attributes:
-        method: ``"DM"``, ``"MTT"`` or ``"none"`` (keep the initialization).
+        method: ``"DM"``, ``"MTT"``, ``"FRePo"`` or ``"none"`` (keep the initialization).
         iterations: Outer iterations.
         model: Student network name for matching.
         model_kwargs: Extra ``get_model`` options.
@@ -231,9 +259,10 @@ class DistillSpec(_Spec):
         batch_real: DM: real clips per class per iteration.
         augment: DM: siamese video augmentation (kornia, same parameters for real and synthetic).
         mtt: Trajectory-matching settings.
+        frepo: FRePo settings.
     """
 
-    method: Literal["DM", "MTT", "none"] = "DM"
+    method: Literal["DM", "MTT", "FRePo", "none"] = "DM"
     iterations: int = Field(default=5000, ge=0)
     model: str = "ConvNet3D"
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -246,6 +275,7 @@ class DistillSpec(_Spec):
     batch_real: int = Field(default=64, ge=1)
     augment: bool = False
     mtt: MTTSpec = Field(default_factory=MTTSpec)
+    frepo: FRePoSpec = Field(default_factory=FRePoSpec)
 
 
 class EvaluationSpec(_Spec):
@@ -307,7 +337,7 @@ class PipelineConfig(_Spec):
         needs_static = kind in ("static_dynamic", "static_only")
         if needs_static and self.static.method == "none":
             raise ValueError(f"synthetic.kind {kind!r} needs a static memory, got static.method 'none'")
-        if kind in ("static_only", "random_real", "full_data") and self.distill.method != "none":
+        if kind in ("static_only", "random_real", "full_data", "kcenter", "herding") and self.distill.method != "none":
             raise ValueError(
                 f"synthetic.kind {kind!r} has nothing to train: distill.method must be 'none', "
                 f"got {self.distill.method!r}"
@@ -395,4 +425,3 @@ def _write_json(path: Path, data: object) -> Path:
 
 def _config_digest(cfg: PipelineConfig) -> str:
     return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-

@@ -93,6 +93,16 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
                     "expert_batch": 16,
                     "mode": "unrolled",
                 },
+                # FRePo rows only: a small pool that resets often, so it sees young and older students in
+                # a 150-iteration run (published: 10 models, 100 updates, 500 warm-up steps, 512 real clips)
+                "frepo": {
+                    "pool_size": 4,
+                    "max_online_updates": 40,
+                    "lr_net": 0.001,
+                    "warmup": 20,
+                    "online_batch": 100,
+                    "batch_real": 128,
+                },
                 **VIDEO_MODEL,
             },
             "evaluation": {
@@ -110,7 +120,12 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
         cfg = cfg.replace(
             data={"frames": 4, "size": (16, 16), "train_per_class": 2, "test_per_class": 2},
             static={"iterations": 2, "batch_real": 2},
-            distill={"iterations": 2, "batch_real": 2, "mtt": {"expert_train_epochs": 2, "max_start_epoch": 1}},
+            distill={
+                "iterations": 2,
+                "batch_real": 2,
+                "mtt": {"expert_train_epochs": 2, "max_start_epoch": 1},
+                "frepo": {"pool_size": 2, "batch_real": 8},
+            },
             evaluation={"epochs": 1},
             checkpoint_every=1,
         )
@@ -126,6 +141,10 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
     if method == "MTT+SD":
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
+    if method == "FRePo":  # Adam, as the published FRePo loop: far smaller steps than the SGD rows
+        cfg = cfg.replace(distill={"lr_videos": 0.01})
+    if method == "FRePo+SD":
+        cfg = cfg.replace(distill={"lr_dynamic": 0.01, "lr_block": 0.001})
     return cfg
 
 

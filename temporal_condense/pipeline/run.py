@@ -24,6 +24,7 @@ __all__ = ["run_pipeline"]
 
 def _model_factory(name: str, kwargs: dict[str, Any], built: list[nn.Module] | None = None) -> Callable[..., nn.Module]:
     """A factory for ``evaluate`` (keyword call) that can record the networks it builds."""
+
     def factory(*, channels: int, num_classes: int, size: tuple[int, int], frames: int, seed: int) -> nn.Module:
         net = get_model(name, channels=channels, num_classes=num_classes, size=size, frames=frames, seed=seed, **kwargs)
         if built is not None:
@@ -33,7 +34,6 @@ def _model_factory(name: str, kwargs: dict[str, Any], built: list[nn.Module] | N
     factory.__name__ = name
     factory.__qualname__ = name
     return factory
-
 
 
 def _motion_accuracy(nets: Sequence[nn.Module], data: _Data, cfg: PipelineConfig) -> list[float]:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from temporal_condense.coreset import select_coreset
 from temporal_condense.dynamic_memory import DynamicMemoryBlock
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
@@ -27,6 +28,7 @@ from temporal_condense.mtt.student import FlatStudent
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
 from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
 from temporal_condense.pipeline.data import _Data
+from temporal_condense.pipeline.frepo import _stage2_frepo
 from temporal_condense.static import distill_static, load_static
 from temporal_condense.synthetic import SyntheticVideos
 
@@ -56,6 +58,7 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
     start = time.perf_counter()
     model: Any = spec.model
     if spec.model_kwargs:
+
         def model(seed: int) -> nn.Module:
             return get_model(
                 spec.model,
@@ -106,6 +109,19 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
             (data.train_x, data.train_y), syn.videos_per_class, seed=_derive(cfg.seed, "random_real"), num_classes=k
         )
         return pair, pair[0].numel() * pair[0].element_size()
+    if syn.kind in ("kcenter", "herding"):
+        d = cfg.distill
+        net = get_model(
+            d.model,
+            channels=data.channels,
+            num_classes=k,
+            size=data.size,
+            frames=frames,
+            seed=_derive(cfg.seed, "coreset"),
+            **d.model_kwargs,
+        )
+        core = select_coreset((data.train_x, data.train_y), syn.videos_per_class, syn.kind, net, num_classes=k)
+        return core.as_pair(), core.storage_bytes()
     if syn.kind == "static_only":
         return (memory.as_videos(frames), memory.labels), int(memory.storage_bytes())
     if syn.kind == "baseline":
@@ -200,6 +216,8 @@ def _stage2(
 ) -> tuple[list[float], float, float]:
     """Train the synthetic set; returns ``(losses, stage-2 seconds, expert seconds)``."""
     d = cfg.distill
+    if d.method == "FRePo":
+        return _stage2_frepo(cfg, data, synset, out, progress, callback, _derive)
     k = data.num_classes
     lrs: dict[str, float]
     if cfg.synthetic.kind == "baseline":

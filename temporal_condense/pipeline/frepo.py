@@ -1,0 +1,156 @@
+"""Stage 2 with FRePo: kernel ridge regression on a pool of online-trained students (the published loop).
+
+Every iteration draws one pool member, renders the whole synthetic set, computes
+:func:`~temporal_condense.losses.frepo_loss` against ``frepo.batch_real`` random real clips (any classes),
+takes one Adam step on the synthetic set (per-part learning rates, cosine-decayed to a tenth over the run),
+and trains the drawn member for one step on the updated set. The pool is saved next to every checkpoint
+(``frepo_pool_<iteration>.safetensors``, named in the checkpoint), so a killed run resumes with the same
+numbers.
+
+Differences from the published ``FRePo/script/distill_s2d.py``, all deliberate: the labels stay fixed
+(centred one-hot) because :func:`~temporal_condense.evaluate.evaluate` trains on hard labels; the cosine
+floor is a tenth of each part's own learning rate (the published code uses a tenth of the hallucinator's
+for every part).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.losses import ModelPool, frepo_loss
+from temporal_condense.models import get_model
+from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
+from temporal_condense.pipeline.config import PipelineConfig, _config_digest
+from temporal_condense.pipeline.data import _Data
+
+logger = logging.getLogger(__name__)
+
+__all__: list[str] = []
+
+
+def _cosine(base: float, it: int, total: int) -> float:
+    """The published ``CosineAnnealingLR(T_max=total, eta_min=base / 10)`` learning rate at step ``it``."""
+    floor = 0.1 * base
+    return floor + (base - floor) * (1 + math.cos(math.pi * it / max(total, 1))) / 2
+
+
+def _stage2_frepo(
+    cfg: PipelineConfig,
+    data: _Data,
+    synset: Any,
+    out: Path,
+    progress: bool,
+    callback: Callable[[int, float], None] | None,
+    derive: Callable[..., int],
+) -> tuple[list[float], float, float]:
+    """Train the synthetic set with FRePo; returns ``(losses, stage-2 seconds, 0.0)``."""
+    d, f = cfg.distill, cfg.distill.frepo
+    k = data.num_classes
+    if cfg.synthetic.kind == "baseline":
+        lrs = {"lr_videos": d.lr_videos}
+    else:
+        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
+        if d.train_static:
+            lrs["lr_static"] = d.lr_static
+    optimizer = synset.optimizer(torch.optim.Adam, momentum=None, betas=(0.9, 0.999), **lrs)
+    base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+
+    def model_fn() -> nn.Module:
+        return get_model(
+            d.model, channels=data.channels, num_classes=k, size=data.size, frames=data.frames, **d.model_kwargs
+        )
+
+    pool = ModelPool(
+        model_fn,
+        f.pool_size,
+        max_online_updates=f.max_online_updates,
+        lr=f.lr_net,
+        warmup=f.warmup,
+        batch_size=f.online_batch,
+        seed=derive(cfg.seed, "frepo-pool"),
+    )
+    generator = torch.Generator().manual_seed(derive(cfg.seed, "stage2"))
+    ckpt = out / "checkpoint.safetensors"
+    digest = _config_digest(cfg)
+    losses: list[float] = []
+    elapsed = 0.0
+    start_it = 0
+    n_train = int(data.train_y.shape[0])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive(cfg.seed, "stage2-global"))
+        py_state = random.getstate()
+        random.seed(derive(cfg.seed, "stage2-python"))
+        try:
+            if ckpt.is_file():
+                state = load_checkpoint(ckpt, module=synset, optimizer=optimizer, generator=generator)
+                meta = state["meta"]
+                if meta.get("config") != digest:
+                    raise ConfigError(
+                        f"checkpoint {str(ckpt)!r} belongs to another configuration (digest {meta.get('config')!r}, "
+                        f"this run {digest!r}); use another out_dir or delete it"
+                    )
+                pool.load(out / str(meta["pool"]))
+                start_it = state["iteration"]
+                elapsed = float(meta.get("seconds", 0.0))
+                losses = [float(v) for v in state["extra"].get("losses", torch.zeros(0)).tolist()]
+                logger.info("stage 2: resumed %s at iteration %d", ckpt, start_it)
+            t0 = time.perf_counter()
+
+            def checkpoint(it: int) -> None:
+                name = f"frepo_pool_{it:06d}.safetensors"
+                pool.save(out / name)  # first the pool, then the checkpoint that names it
+                meta = {"config": digest, "seconds": elapsed + time.perf_counter() - t0, "pool": name}
+                extra = {"losses": torch.tensor(losses, dtype=torch.float64)}
+                save_checkpoint(
+                    ckpt, iteration=it, module=synset, optimizer=optimizer, generator=generator, extra=extra, meta=meta
+                )
+                for old in out.glob("frepo_pool_*.safetensors"):
+                    if old.name != name:
+                        old.unlink()
+
+            bar = tqdm(
+                range(start_it, d.iterations),
+                initial=start_it,
+                total=d.iterations,
+                disable=not progress,
+                desc=f"{cfg.name} stage 2 (FRePo)",
+            )
+            for it in bar:
+                for group, base in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = _cosine(base, it, d.iterations)
+                pool.select()
+                real_idx = torch.randperm(n_train, generator=generator)[: f.batch_real]
+                videos, labels = synset(generator=generator)
+                loss = frepo_loss(
+                    pool.embed, data.train_x[real_idx], data.train_y[real_idx], videos, labels, k, reg=f.reg
+                )
+                if not torch.isfinite(loss):
+                    raise ShapeError(f"stage-2 loss must be finite, got {float(loss)} at iteration {it}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    videos, labels = synset(generator=generator)
+                pool.train_step(videos, labels)
+                losses.append(float(loss.detach()))
+                bar.set_postfix(loss=f"{losses[-1]:.4g}")
+                if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == d.iterations:
+                    checkpoint(it + 1)
+                if callback is not None:
+                    callback(it + 1, losses[-1])
+            bar.close()
+            seconds = elapsed + time.perf_counter() - t0
+        finally:
+            random.setstate(py_state)
+    return losses, seconds, 0.0
