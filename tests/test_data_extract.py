@@ -67,6 +67,10 @@ def test_extract_folder_resumes_lists_broken_and_short_and_loads(tmp_path: Path,
     assert again.done == 1 and again.skipped == 2 and list(again.broken) == [broken]
     assert read_broken_list(dst / "broken_videos.txt") == [broken]  # not listed twice
     assert str(src / "train" / "run" / "v_run_1.mp4") in read_short_list(dst / "short_videos.txt")
+    # a repaired file is extracted by the next run and leaves the broken list
+    write_video(src / "train" / "run" / "v_run_2.mp4", frames=9)
+    fixed = extract_videos(src, dst, frames=8, size=(16, 16), workers=workers, progress=False)
+    assert fixed.done == 1 and not fixed.broken and read_broken_list(dst / "broken_videos.txt") == []
 
 
 def test_a_leftover_partial_folder_is_replaced(tmp_path: Path) -> None:
