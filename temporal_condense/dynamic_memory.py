@@ -22,7 +22,7 @@ published indexing ``static = spc * c + 2 v + r``, ``dynamic = 2 v + r'``.
 Example:
     >>> import torch
     >>> from temporal_condense.dynamic_memory import DynamicMemoryBlock
-    >>> synset = DynamicMemoryBlock(num_classes=2, videos_per_class=1, frames=8, size=(6, 6), seed=0)
+    >>> synset = DynamicMemoryBlock(num_classes=2, videos_per_class=1, frames=8, size=(6, 6), static="noise", seed=0)
     >>> videos, labels = synset(torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
     >>> tuple(videos.shape), labels.tolist()
     ((2, 8, 3, 6, 6), [0, 1])
@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -42,8 +43,9 @@ from einops import rearrange
 from pydantic import Field, model_validator
 from torch import nn
 
-from temporal_condense._checks import check_finite, check_tensor
+from temporal_condense._checks import check_finite, check_int, check_tensor
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.initialization import INITS, frames_at, real_clips, videos_per_class_of
 from temporal_condense.interpolator import MODES, Interpolator
 from temporal_condense.synthetic import SyntheticSet, SyntheticSetConfig, build_config
 
@@ -57,6 +59,8 @@ __all__ = [
 ]
 
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+
+logger = logging.getLogger(__name__)
 
 
 _FUSED_MAX_FRAMES = 64
@@ -306,7 +310,9 @@ class DynamicMemoryBlock(SyntheticSet):
         frames: Frames per rendered video.
         size: ``(H, W)``.
         static: Stage-1 static images ``[num_classes * static_per_class, C, H, W]`` (class-major), or
-            ``None`` for standard normal noise (as the published code before loading statics).
+            ``"noise"`` for standard normal statics (the published code without ``--path_static``; logged,
+            and a warning when they stay frozen). Required: ``None`` raises :class:`ConfigError` (see
+            :meth:`from_videos` and :meth:`from_dataset` to take statics from real clips).
         static_per_class: Statics per class; default ``len(static) // num_classes`` or, without ``static``,
             ``videos_per_class * static_per_video``.
         dynamic_per_class: Dynamic memories per class; default ``videos_per_class * dynamic_per_video``.
@@ -331,7 +337,7 @@ class DynamicMemoryBlock(SyntheticSet):
             global RNG is used.
 
     Raises:
-        ConfigError: Invalid counts or combinations (see :class:`DynamicMemoryBlockConfig`).
+        ConfigError: Invalid counts or combinations (see :class:`DynamicMemoryBlockConfig`); no ``static``.
         ShapeError: ``static`` of the wrong rank, size, channel count or number of images, or not finite.
 
     Shape:
@@ -345,6 +351,7 @@ class DynamicMemoryBlock(SyntheticSet):
     """
 
     DEFAULT_LRS: ClassVar[dict[str, float]] = {"static": 100.0, "dynamic": 0.01, "block": 0.01}
+    PIXEL_PART: ClassVar[str] = "static"
     KIND: ClassVar[str] = "DynamicMemoryBlock"
 
     config: DynamicMemoryBlockConfig
@@ -358,7 +365,7 @@ class DynamicMemoryBlock(SyntheticSet):
         videos_per_class: int,
         frames: int,
         size: tuple[int, int] | Sequence[int],
-        static: torch.Tensor | None = None,
+        static: torch.Tensor | str | None = None,
         static_per_class: int | None = None,
         dynamic_per_class: int | None = None,
         dynamic_frames: int | None = None,
@@ -374,7 +381,25 @@ class DynamicMemoryBlock(SyntheticSet):
         mode: str = "linear",
         seed: int | None = None,
     ) -> None:
-        if static is not None:
+        if static is None:
+            raise ConfigError(
+                "static is required: pass the stage-1 statics [num_classes * static_per_class, C, H, W] "
+                "(temporal_condense.static), build the set from real clips with DynamicMemoryBlock.from_videos("
+                "videos, videos_per_class) or .from_dataset(data, videos_per_class), or pass static='noise' for "
+                "standard normal statics (train them with train_static=True), got None"
+            )
+        if isinstance(static, str):
+            if static != "noise":
+                raise ConfigError(f"static must be a tensor of images or 'noise', got {static!r}")
+            if train_static:
+                logger.info("DynamicMemoryBlock: static='noise', standard normal statics trained with the set")
+            else:
+                logger.warning(
+                    "DynamicMemoryBlock: static='noise' with train_static=False: the statics stay frozen noise; "
+                    "pass stage-1 statics or train_static=True unless this is intended"
+                )
+            static = None
+        else:
             static = check_tensor(static, "static", floating=True)
             if static.ndim != 4:
                 raise ShapeError(
@@ -552,6 +577,84 @@ class DynamicMemoryBlock(SyntheticSet):
     def _parts(self) -> dict[str, list[torch.Tensor]]:
         return {"static": [self.static], "dynamic": [self.dynamic], "block": list(self.block.parameters())}
 
+    # ------------------------------------------------------------------------------------------ from real clips
+    @classmethod
+    def from_videos(
+        cls,
+        videos: torch.Tensor,
+        videos_per_class: int,
+        *,
+        static_per_video: int = 2,
+        **kwargs: Any,
+    ) -> DynamicMemoryBlock:
+        """Build the set from the tensor a published init block filled (real clips per class, or noise).
+
+        Replaces ``image_syn = image_syn.detach().to(device).requires_grad_(True)`` of the baseline loops: the
+        statics are ``static_per_video`` evenly spaced frames of every clip (first and last for 2, as each
+        published slot owns 2 statics), so video slot ``v`` of class ``c`` owns the frames of clip
+        ``c * videos_per_class + v``. Frames, size and channels come from the clips; dtype and device are kept.
+
+        Args:
+            videos: Class-major clips ``[num_classes * videos_per_class, T, C, H, W]``.
+            videos_per_class: Clips (video slots) per class (the loop's ``ipc``).
+            static_per_video: Statics taken from every clip (and owned by its slot).
+            **kwargs: Any other argument of :class:`DynamicMemoryBlock` (``dynamic_frames``, ``block``,
+                ``block_init``, ``train_static``, ``pairing``, ``dynamic_per_video``, ``mode``, ``seed``, ...).
+
+        Example:
+            >>> image_syn = torch.randn(2 * 1, 8, 3, 6, 6)  # the loop's init block filled this
+            >>> image_syn = DynamicMemoryBlock.from_videos(image_syn, 1, seed=0)
+            >>> image_syn.static.shape, image_syn.shape
+            (torch.Size([4, 3, 6, 6]), torch.Size([2, 8, 3, 6, 6]))
+        """
+        for key in ("num_classes", "frames", "size", "static", "static_per_class", "channels"):
+            if key in kwargs:
+                raise ConfigError(f"from_videos takes {key} from the clips; drop {key}={kwargs[key]!r}")
+        k = videos_per_class_of(videos, videos_per_class)
+        spv = check_int(static_per_video, "static_per_video")
+        _, t, c, h, w = videos.shape
+        obj = cls(
+            k, videos_per_class, t, (h, w), static=frames_at(videos, spv).cpu(),
+            static_per_class=videos_per_class * spv, static_per_video=spv, channels=c, **kwargs,
+        )  # fmt: skip
+        return obj.to(device=videos.device, dtype=videos.dtype)
+
+    @classmethod
+    def from_dataset(
+        cls,
+        data: object,
+        videos_per_class: int,
+        *,
+        init: str = "real",
+        seed: int = 0,
+        static_per_video: int = 2,
+        num_classes: int | None = None,
+        **kwargs: Any,
+    ) -> DynamicMemoryBlock:
+        """Build the set from a dataset: ``init="real"`` takes statics from ``videos_per_class`` random clips.
+
+        Args:
+            data: A ``(videos, labels)`` pair or a Dataset of ``(video, label)``.
+            videos_per_class: Video slots per class.
+            init: ``"real"`` (statics from random real clips, see :meth:`from_videos`) or ``"noise"``
+                (``static="noise"``: standard normal, logged).
+            seed: Seeds the draw of clips.
+            static_per_video: As in :meth:`from_videos`.
+            num_classes: Default: ``data.num_classes`` or the largest label + 1.
+            **kwargs: As in :meth:`from_videos`.
+        """
+        if init not in INITS:
+            raise ConfigError(f"init must be one of {INITS}, got {init!r}")
+        videos, _ = real_clips(data, videos_per_class, seed, num_classes=num_classes)
+        if init == "real":
+            return cls.from_videos(videos, videos_per_class, static_per_video=static_per_video, **kwargs)
+        k = videos_per_class_of(videos, videos_per_class)
+        _, t, c, h, w = videos.shape
+        return cls(
+            k, videos_per_class, t, (h, w), static="noise", static_per_class=videos_per_class * static_per_video,
+            static_per_video=static_per_video, channels=c, **kwargs,
+        )  # fmt: skip
+
     # ------------------------------------------------------------------------------------------ loading
     @classmethod
     def _from_config(cls, config: dict[str, Any], **kwargs: Any) -> DynamicMemoryBlock:
@@ -565,6 +668,13 @@ class DynamicMemoryBlock(SyntheticSet):
                     f"this artifact was saved with a user-supplied block ({cfg.block_class}); a module cannot "
                     f"be rebuilt from JSON: pass block=<an instance of it> to load, got {block!r}"
                 )
+            saved_class = cfg.block_class
+            given_class = f"{type(block).__module__}.{type(block).__qualname__}"
+            if saved_class is not None and given_class != saved_class:
+                raise ConfigError(
+                    f"block= must be an instance of the block class this artifact was saved with "
+                    f"({saved_class}), got an instance of {given_class}"
+                )
             block_arg: str | nn.Module = block
         else:
             if block is not None:
@@ -575,7 +685,7 @@ class DynamicMemoryBlock(SyntheticSet):
             videos_per_class=cfg.videos_per_class,
             frames=cfg.frames,
             size=cfg.size,
-            static=None,
+            static=torch.zeros(cfg.num_classes * cfg.static_per_class, cfg.channels, *cfg.size),  # loaded next
             static_per_class=cfg.static_per_class,
             dynamic_per_class=cfg.dynamic_per_class,
             dynamic_frames=cfg.dynamic_frames,
@@ -587,6 +697,7 @@ class DynamicMemoryBlock(SyntheticSet):
             train_static=cfg.train_static,
             channels=cfg.channels,
             mode=cfg.mode,
+            block_init=cfg.block_init,
             seed=0,
         )
 

@@ -7,7 +7,7 @@ the expected value and the actual value.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ShapeError", "TemporalCondenseError"]
+__all__ = ["ConfigError", "ShapeError", "TemporalCondenseError", "TensorOpError"]
 
 
 class TemporalCondenseError(ValueError):
@@ -20,3 +20,12 @@ class ShapeError(TemporalCondenseError):
 
 class ConfigError(TemporalCondenseError):
     """A configuration value (or a combination of values) is invalid."""
+
+
+class TensorOpError(TemporalCondenseError, AttributeError):
+    """A tensor operation that a synthetic set cannot honour (e.g. ``synset.data[...] = ...``).
+
+    Synthetic sets stand in for the tensor of synthetic videos in published loops; where a loop does something
+    only a tensor can do, this error says what to write instead. It is also an :class:`AttributeError`, so
+    ``hasattr(synset, "data")`` is ``False`` as for any module.
+    """

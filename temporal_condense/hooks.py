@@ -7,6 +7,8 @@ on their own (on real batches, for example).
   ``data_format="BTCHW"``, the same parameters on every frame of a clip), replayable on a second batch for
   siamese (DSA-style) real/synthetic augmentation.
 * :class:`Standardize` - per-channel ``(x - mean) / std``.
+* :class:`BatchStandardize` / :func:`standardize_batch` - the video benchmark's per-batch standardization
+  ``(x - x.mean()) / x.std()`` (what its experts, its evaluation and its distillation loops see).
 * :class:`SegmentSplit` - ``[B, T] -> [B*K, T/K]`` with labels repeated (segment-wise MTT).
 
 Example:
@@ -30,7 +32,17 @@ from torch import nn
 from temporal_condense._checks import check_divisible, check_int, check_tensor, check_video
 from temporal_condense.errors import ConfigError, ShapeError
 
-__all__ = ["SegmentSplit", "Standardize", "VideoAugmentation", "default_augmentations"]
+__all__ = [
+    "STD_EPS",
+    "BatchStandardize",
+    "SegmentSplit",
+    "Standardize",
+    "VideoAugmentation",
+    "default_augmentations",
+    "standardize_batch",
+]
+
+STD_EPS = 1e-12  # the floor of the standard deviation in standardize_batch (a constant batch gives zeros)
 
 
 def _check_labels(labels: torch.Tensor | None, batch: int) -> None:
@@ -230,6 +242,47 @@ class Standardize(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mean={self.mean.tolist()}, std={self.std.tolist()}"
+
+
+def standardize_batch(x: torch.Tensor) -> torch.Tensor:
+    """Standardize a batch with its own scalar mean and (unbiased) standard deviation, as the reference.
+
+    The one per-batch standardization of the library: the experts (``standardize="batch"``), the evaluation
+    protocol (``"published"``) and the pipeline's trajectory matching all call it.
+
+    Args:
+        x: Any batch.
+
+    Returns:
+        ``(x - x.mean()) / x.std()``, contiguous (the std is floored at :data:`STD_EPS` so a constant batch
+        gives zeros, not NaN; a single element is only centred).
+
+    Shape:
+        Input and output: any shape.
+
+    Example:
+        >>> standardize_batch(torch.tensor([1.0, 3.0])).tolist()
+        [-0.7071067690849304, 0.7071067690849304]
+    """
+    std = x.std() if x.numel() > 1 else x.new_ones(())
+    return ((x - x.mean()) / std.clamp_min(STD_EPS)).contiguous()
+
+
+class BatchStandardize(nn.Module):
+    """Render-hook form of :func:`standardize_batch`: standardize ``videos``, pass ``labels`` through.
+
+    Shape:
+        - videos: any shape (e.g. ``[B, T, C, H, W]``); output the same shape, contiguous.
+
+    Example:
+        >>> v, y = BatchStandardize()(torch.rand(2, 4, 3, 8, 8), torch.tensor([0, 1]))
+        >>> abs(float(v.mean())) < 1e-6, y.tolist()
+        (True, [0, 1])
+    """
+
+    def forward(self, videos: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardize ``videos`` (see :func:`standardize_batch`), pass ``labels`` through."""
+        return standardize_batch(videos), labels
 
 
 class SegmentSplit(nn.Module):

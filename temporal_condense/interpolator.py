@@ -31,7 +31,16 @@ from typing import Literal
 import torch
 from torch import nn
 
-from temporal_condense._checks import check_choice, check_int, check_layout, check_video, from_btchw
+from temporal_condense._checks import (
+    check_choice,
+    check_device,
+    check_finite,
+    check_int,
+    check_layout,
+    check_video,
+    from_btchw,
+)
+from temporal_condense.errors import ShapeError
 
 __all__ = ["MODES", "Interpolator", "interpolate", "interpolation_matrix"]
 
@@ -116,6 +125,10 @@ def interpolation_matrix(
         dtype: Floating dtype of the returned matrix.
         device: Device of the returned matrix.
 
+    Raises:
+        ShapeError: ``dtype`` is not a floating dtype.
+        ConfigError: ``t_in``/``t_out`` are not positive integers, ``mode`` or ``device`` is unknown.
+
     Returns:
         The matrix ``W`` with ``out[j] = sum_i W[j, i] * in[i]``; rows sum to 1.
 
@@ -129,7 +142,11 @@ def interpolation_matrix(
     t_in = check_int(t_in, "t_in")
     t_out = check_int(t_out, "t_out")
     mode = check_choice(mode, "mode", MODES)
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ShapeError(
+            f"dtype must be a floating torch.dtype (rows of an integer matrix cannot sum to 1), got {dtype!r}"
+        )
+    dev = check_device(device, "device") if device is not None else torch.device("cpu")
     key = (t_in, t_out, mode, dtype, dev)
     cached = _DEVICE_CACHE.get(key)
     if cached is None:
@@ -162,6 +179,9 @@ def interpolate(x: torch.Tensor, frames: int, mode: str = "linear", *, layout: s
     Returns:
         The interpolated videos, contiguous, same dtype and device as ``x``.
 
+    Raises:
+        ShapeError: ``x`` is not a 5-D floating video batch or holds NaN/inf values.
+
     Shape:
         - Input: ``[B, T_in, C, H, W]`` (or ``[B, C, T_in, H, W]`` with ``layout="BCTHW"``).
         - Output: ``[B, frames, C, H, W]`` (or ``[B, C, frames, H, W]``).
@@ -174,7 +194,7 @@ def interpolate(x: torch.Tensor, frames: int, mode: str = "linear", *, layout: s
     frames = check_int(frames, "frames")
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
-    video = check_video(x, "x", layout)
+    video = check_finite(check_video(x, "x", layout), "x")
     return from_btchw(interpolate_btchw(video, frames, mode), layout)
 
 

@@ -22,7 +22,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from temporal_condense._checks import check_choice, check_int, check_layout, check_video, from_btchw
+from temporal_condense._checks import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_layout,
+    check_same_device,
+    check_video,
+    from_btchw,
+)
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.interpolator import MODES, Interpolator, interpolate_btchw
 
@@ -106,6 +114,9 @@ class SegmentedMatcher(nn.Module):
         """
         r = check_video(real, "real", self.layout)
         s = check_video(syn, "syn", self.layout)
+        check_same_device("real", r, "syn", s)
+        check_finite(r, "real")
+        check_finite(s, "syn")
         k = self.segments
         n_real, n_syn = r.shape[1], s.shape[1]
         if n_syn > n_real:

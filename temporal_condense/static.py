@@ -27,7 +27,7 @@ Example:
     ...     def forward(self, x):
     ...         return self.head(self.body(x))
     >>> frames, labels = torch.rand(8, 3, 4, 4), torch.tensor([0, 1] * 4)
-    >>> def factory(seed):
+    >>> def factory(*, seed, **_):
     ...     torch.manual_seed(seed)
     ...     return Tiny()
     >>> memory = distill_static((frames, labels), num_classes=2, static_per_class=1, method="dm",
@@ -48,7 +48,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from einops import repeat
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -57,6 +57,7 @@ from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.losses import dc_class_loss, dm_loss
 from temporal_condense.losses.siamese import _as_siamese
+from temporal_condense.models.factory import ModelFactory, make_model
 
 __all__ = [
     "StaticConfig",
@@ -81,9 +82,6 @@ _DC_LOOPS: dict[int, tuple[int, int]] = {
 }
 #: Published default image learning rates (DC: main.py, DM: main_DM.py).
 _DEFAULT_LR: dict[str, float] = {"dc": 0.1, "dm": 1.0}
-
-ModelFactory = Callable[[int], nn.Module]
-
 
 def dc_loops(static_per_class: int) -> tuple[int, int]:
     """``(outer_loop, inner_loop)`` of the published DC code for ``static_per_class`` images per class.
@@ -145,6 +143,18 @@ class StaticConfig(BaseModel):
         """``(outer_loop, inner_loop)`` actually used (DC)."""
         outer, inner = dc_loops(self.static_per_class)
         return (self.outer_loop or outer, inner if self.inner_loop is None else self.inner_loop)
+
+
+class _StaticHeader(BaseModel):
+    """Header of a saved :class:`StaticMemory` (validated on load: no silent ``2.9 -> 2``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_classes: StrictInt = Field(ge=1)
+    static_per_class: StrictInt = Field(ge=1)
+    source: StrictStr = "user"
+    distill_config: dict[str, Any] | None = None
+    losses: list[float] = Field(default_factory=list)
 
 
 class StaticMemory:
@@ -228,23 +238,34 @@ class StaticMemory:
         return save_artifact(path, {"images": self.images}, kind=_KIND, config=config)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> StaticMemory:
-        """Load an artifact written by :meth:`save` (no pickle)."""
-        tensors, config = load_artifact(path, kind=_KIND)
-        if "images" not in tensors:
-            raise ConfigError(f"artifact {str(path)!r} must hold a tensor 'images', got {sorted(tensors)}")
-        distill = config.get("distill_config")
+    def load(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> StaticMemory:
+        """Load an artifact written by :meth:`save` (no pickle); the header is validated field by field.
+
+        Raises:
+            ConfigError: Missing/unreadable file, another kind, or a header field that is missing or of the
+                wrong type (named, with the file).
+            ShapeError: The images do not fit the header or hold NaN/inf.
+        """
+        tensors, config = load_artifact(path, kind=_KIND, device=device)
         try:
-            cfg = None if distill is None else validate_config(StaticConfig, distill)
+            header = _StaticHeader.model_validate(config)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"artifact {str(path)!r} has an invalid header: " + format_validation_error(_StaticHeader, exc)
+            ) from None
+        if sorted(tensors) != ["images"]:
+            raise ConfigError(f"artifact {str(path)!r} must hold exactly the tensor 'images', got {sorted(tensors)}")
+        try:
+            cfg = None if header.distill_config is None else validate_config(StaticConfig, header.distill_config)
         except ConfigError as exc:
             raise ConfigError(f"artifact {str(path)!r} has an invalid distill_config: {exc}") from None
         return cls(
             tensors["images"],
-            int(config["num_classes"]),
-            int(config["static_per_class"]),
-            source=str(config.get("source", "user")),
+            header.num_classes,
+            header.static_per_class,
+            source=header.source,
             config=cfg,
-            losses=config.get("losses", ()),
+            losses=header.losses,
         )
 
     def __repr__(self) -> str:
@@ -409,14 +430,9 @@ def _build_model(
     dtype: torch.dtype,
     kwargs: dict[str, Any],
 ) -> nn.Module:
-    if isinstance(model, str):
-        from temporal_condense.models import get_model  # local import: keeps `losses` usable without models
-
-        net = get_model(model, channels=channels, num_classes=num_classes, size=size, seed=seed, **kwargs)
-    else:
-        net = model(seed)
-    if not isinstance(net, nn.Module):
-        raise ConfigError(f"model factory must return an nn.Module, got {type(net).__name__}")
+    net = make_model(
+        model, channels=channels, num_classes=num_classes, size=size, frames=None, seed=seed, model_kwargs=kwargs
+    )
     return net.to(dtype=dtype)
 
 
@@ -468,7 +484,8 @@ def distill_static(
         init: ``"real"`` (random real frames of the class) or ``"noise"`` (Gaussian with the per-channel mean
             and std of the real frames: the published ``randn`` in the standardized pixel space).
         model: A name for :func:`temporal_condense.models.get_model` (default the image ``"ConvNet"``) or a
-            factory ``seed -> nn.Module`` with ``forward`` (logits) and, for DM, ``embed``.
+            :class:`~temporal_condense.models.ModelFactory` (called with ``frames=1``) whose network has
+            ``forward`` (logits) and, for DM, ``embed``.
         seed: Seeds everything: real batches, student initializations, noise, and torch's global RNG
             (forked and restored) for augmentations.
         progress: Show a tqdm progress bar.
@@ -497,7 +514,7 @@ def distill_static(
     Example:
         >>> import torch
         >>> from torch import nn
-        >>> net = lambda seed: nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+        >>> net = lambda **_: nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
         >>> data = (torch.rand(6, 3, 2, 2), torch.tensor([0, 1, 0, 1, 0, 1]))
         >>> distill_static(data, 2, 1, method="dc", iterations=1, model=net, progress=False).images.shape
         torch.Size([2, 3, 2, 2])

@@ -23,6 +23,8 @@ from __future__ import annotations
 import abc
 import copy
 import logging
+import math
+import operator
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -37,8 +39,10 @@ from torch.utils.hooks import RemovableHandle
 
 from temporal_condense._checks import check_finite, check_tensor, validate_config
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.initialization import INITS, fit_key_frames, real_clips, videos_per_class_of
 from temporal_condense.interpolator import MODES, Interpolator
 from temporal_condense.io import load_artifact, save_artifact
+from temporal_condense.tensor_like import TensorLikeMixin
 
 __all__ = [
     "RenderHook",
@@ -129,17 +133,31 @@ class SyntheticVideosConfig(SyntheticSetConfig):
 # The protocol
 # --------------------------------------------------------------------------------------------------------
 def _check_positive_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigError(
+            f"{name} must be a positive number, got {value!r}" + (" (not finite)" if value == math.inf else "")
+        )
     return float(value)
 
 
-class SyntheticSet(nn.Module, abc.ABC):
+def _check_generator(generator: object) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ConfigError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__} ({generator!r}); "
+            "for a seed use torch.Generator().manual_seed(seed)"
+        )
+    return generator
+
+
+class SyntheticSet(TensorLikeMixin, nn.Module, abc.ABC):
     """Base class (the protocol) of every synthetic video set.
 
     Subclasses implement :meth:`_render` (videos of given indices, no hooks) and :meth:`_parts` (the
     trainable tensors grouped by part, e.g. ``{"static": [...], "dynamic": [...], "block": [...]}``) and
-    set ``config`` (a pydantic :class:`SyntheticSetConfig`), ``DEFAULT_LRS`` and ``KIND``.
+    set ``config`` (a pydantic :class:`SyntheticSetConfig`), ``DEFAULT_LRS``, ``PIXEL_PART`` and ``KIND``.
+
+    A set stands in for the tensor ``image_syn`` of published loops (``image_syn[idx]``, ``.detach()``,
+    ``.shape``, ``len``; see :mod:`temporal_condense.tensor_like`).
 
     Attributes:
         config: The validated, frozen configuration (what :meth:`save` writes as JSON).
@@ -151,6 +169,7 @@ class SyntheticSet(nn.Module, abc.ABC):
     """
 
     DEFAULT_LRS: ClassVar[dict[str, float]] = {}
+    PIXEL_PART: ClassVar[str] = ""
     KIND: ClassVar[str] = "SyntheticSet"
 
     config: SyntheticSetConfig
@@ -283,7 +302,7 @@ class SyntheticSet(nn.Module, abc.ABC):
             - Output: ``[B, frames, C, H, W]`` (contiguous) and ``[B]`` (int64).
         """
         idx = self._check_indices(indices)
-        videos = self._render(idx, generator)
+        videos = self._render(idx, _check_generator(generator))
         labels = torch.div(idx, self.videos_per_class, rounding_mode="floor")
         videos, labels = self._run_hooks(videos, labels)
         return videos.contiguous(), labels
@@ -316,6 +335,7 @@ class SyntheticSet(nn.Module, abc.ABC):
         Returns:
             ``(videos [N, T, C, H, W], labels [N])`` with ``N = len(self)``.
         """
+        generator = _check_generator(generator)
         with torch.no_grad():
             idx = torch.arange(len(self), device=self._device())
             videos = self._render(idx, generator).detach().contiguous()
@@ -357,13 +377,19 @@ class SyntheticSet(nn.Module, abc.ABC):
     def param_groups(
         self,
         *,
+        lr: float | None = None,
         syn_lr: torch.Tensor | None = None,
         lr_lr: float = 1e-5,
         **lrs: float,
     ) -> list[dict[str, Any]]:
         """Optimizer parameter groups, one per trainable part, each with its own learning rate.
 
+        One vocabulary for every set: ``lr`` is the learning rate of the synthetic *pixels*, the loop's own
+        ``lr_img`` (the ``videos`` of :class:`SyntheticVideos`, the ``static`` memory of
+        :class:`~temporal_condense.dynamic_memory.DynamicMemoryBlock`); ``lr_<part>`` names one part.
+
         Args:
+            lr: Learning rate of the pixel part (``PIXEL_PART``); same as ``lr_<PIXEL_PART>``.
             syn_lr: Optional learnable (student) learning rate tensor to optimize too (MTT's ``syn_lr``);
                 must be a floating leaf tensor with ``requires_grad=True``.
             lr_lr: Learning rate of ``syn_lr``.
@@ -381,7 +407,18 @@ class SyntheticSet(nn.Module, abc.ABC):
         valid = tuple(f"lr_{name}" for name in parts)
         for key in lrs:
             if key not in valid:
-                raise ConfigError(f"unknown learning-rate argument {key!r} for {self.KIND}; valid: {valid}")
+                raise ConfigError(f"unknown learning-rate argument {key!r} for {self.KIND}; valid: {('lr', *valid)}")
+        if lr is not None:
+            pixel = f"lr_{self.PIXEL_PART}"
+            if pixel in lrs:
+                raise ConfigError(f"lr and {pixel} name the same part ({self.PIXEL_PART!r}) of {self.KIND}: give one")
+            if not any(t.requires_grad for t in parts[self.PIXEL_PART]):
+                others = tuple(k for k in valid if k != pixel)
+                raise ConfigError(
+                    f"lr (the pixel learning rate, a loop's lr_img) sets part {self.PIXEL_PART!r} of {self.KIND}, "
+                    f"which is frozen; set the trainable parts with {others} or make {self.PIXEL_PART!r} trainable"
+                )
+            lrs = {**lrs, pixel: lr}
         groups: list[dict[str, Any]] = []
         for name, tensors in parts.items():
             trainable = [t for t in tensors if t.requires_grad]
@@ -411,6 +448,7 @@ class SyntheticSet(nn.Module, abc.ABC):
         self,
         optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.SGD,
         *,
+        lr: float | None = None,
         syn_lr: torch.Tensor | None = None,
         lr_lr: float = 1e-5,
         momentum: float | None = 0.95,
@@ -420,6 +458,7 @@ class SyntheticSet(nn.Module, abc.ABC):
 
         Args:
             optimizer: The optimizer class (default :class:`torch.optim.SGD`).
+            lr: The pixel learning rate (the loop's ``lr_img``); see :meth:`param_groups`.
             syn_lr: See :meth:`param_groups`.
             lr_lr: See :meth:`param_groups`.
             momentum: Momentum passed to the optimizer (default 0.95, as the published static-dynamic
@@ -431,15 +470,20 @@ class SyntheticSet(nn.Module, abc.ABC):
 
         Example:
             >>> synset = SyntheticVideos(2, 1, frames=4, size=(4, 4))
-            >>> opt = synset.optimizer(momentum=0.95, lr_videos=100.0)
+            >>> opt = synset.optimizer(lr=100.0, momentum=0.5)  # was torch.optim.SGD([image_syn], lr=100.0, ...)
             >>> [g["lr"] for g in opt.param_groups]
             [100.0]
         """
         lrs = {k: v for k, v in kwargs.items() if k.startswith("lr_")}
         rest = {k: v for k, v in kwargs.items() if not k.startswith("lr_")}
-        groups = self.param_groups(syn_lr=syn_lr, lr_lr=lr_lr, **lrs)
+        groups = self.param_groups(lr=lr, syn_lr=syn_lr, lr_lr=lr_lr, **lrs)
         if momentum is not None:
+            if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+                raise ConfigError(f"momentum must be a number in [0, 1) or None, got {momentum!r}")
             rest["momentum"] = momentum
+        wd = rest.get("weight_decay", 0.0)
+        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not 0 <= wd < math.inf:
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {wd!r}")
         return optimizer(groups, lr=groups[0]["lr"], **rest)
 
     # ---------------------------------------------------------------------------------- storage
@@ -518,7 +562,14 @@ class SyntheticSet(nn.Module, abc.ABC):
                 )
         with torch.no_grad():
             for name, target in expected.items():
-                target.copy_(tensors[name].to(device=target.device, dtype=target.dtype))
+                stored = tensors[name].to(device=target.device)
+                if stored.is_floating_point() and stored.dtype != target.dtype:
+                    # Each tensor keeps its stored dtype (a mixed float64/float32 set stays mixed): swap the
+                    # data of the module's own parameter/buffer (state_dict() holds detached aliases).
+                    owner = dict(self.named_parameters()).get(name)
+                    (owner if owner is not None else self.get_buffer(name)).data = stored.clone()
+                else:
+                    target.copy_(stored.to(dtype=target.dtype))
 
     # ---------------------------------------------------------------------------------- snapshot
     def _snapshot(self: S) -> S:
@@ -553,12 +604,18 @@ class SyntheticVideoDataset(Dataset[tuple[torch.Tensor, int]]):
         return len(self.synset)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.__getitems__([int(index)])[0]
+        return self.__getitems__([index])[0]
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
         """Render a whole batch of items in one call (used by DataLoader)."""
+        items = []
+        for i in indices:
+            try:
+                items.append(operator.index(i))  # 0.5 is refused, not floored
+            except TypeError:
+                raise ConfigError(f"index must be an integer, got {i!r} ({type(i).__name__})") from None
         with torch.no_grad():
-            idx = self.synset._check_indices([int(i) for i in indices])
+            idx = self.synset._check_indices(items)
             videos = self.synset._render(idx, self.generator).detach()
         labels = torch.div(idx, self.synset.videos_per_class, rounding_mode="floor").tolist()
         return [(videos[i].contiguous(), int(labels[i])) for i in range(len(labels))]
@@ -605,6 +662,7 @@ class SyntheticVideos(SyntheticSet):
     """
 
     DEFAULT_LRS: ClassVar[dict[str, float]] = {"videos": 1.0}
+    PIXEL_PART: ClassVar[str] = "videos"
     KIND: ClassVar[str] = "SyntheticVideos"
 
     config: SyntheticVideosConfig
@@ -651,6 +709,76 @@ class SyntheticVideos(SyntheticSet):
             data = data.detach().clone()
         self.videos = nn.Parameter(data.contiguous())
         self.interpolator = Interpolator(config.frames, config.mode)
+
+    @classmethod
+    def from_videos(
+        cls,
+        videos: torch.Tensor,
+        videos_per_class: int,
+        *,
+        key_frames: int | None = None,
+        mode: str = "linear",
+    ) -> SyntheticVideos:
+        """Build the set from the tensor a published init block filled (real clips per class, or noise).
+
+        Replaces ``image_syn = image_syn.detach().to(device).requires_grad_(True)``: the loop's own init
+        (``--init real`` / ``noise``) stays, and its result becomes the set. With ``key_frames < T`` the key
+        frames are the least-squares fit of the clips (:func:`~temporal_condense.initialization.fit_key_frames`).
+
+        Args:
+            videos: Class-major clips ``[num_classes * videos_per_class, T, C, H, W]``; dtype and device are kept.
+            videos_per_class: Clips per class (the loop's ``ipc``).
+            key_frames: Learnable frames ``N_syn`` (default ``T``).
+            mode: Interpolation mode.
+
+        Example:
+            >>> image_syn = torch.randn(2 * 3, 8, 3, 4, 4)  # the loop's init block filled this
+            >>> image_syn = SyntheticVideos.from_videos(image_syn, 3, key_frames=2)
+            >>> image_syn.shape, image_syn.videos.shape[1]
+            (torch.Size([6, 8, 3, 4, 4]), 2)
+        """
+        k = videos_per_class_of(videos, videos_per_class)
+        _, t, c, h, w = videos.shape
+        n_syn = t if key_frames is None else key_frames
+        cfg = build_config(
+            SyntheticVideosConfig,
+            {"num_classes": k, "videos_per_class": videos_per_class, "frames": t, "size": (h, w), "channels": c,
+             "key_frames": n_syn, "mode": mode},
+        )  # fmt: skip
+        init = fit_key_frames(videos, int(cfg.key_frames or t), cfg.mode)
+        obj = cls(k, videos_per_class, t, (h, w), channels=c, key_frames=n_syn, mode=mode, init=init)
+        return obj.to(device=videos.device)
+
+    @classmethod
+    def from_dataset(
+        cls,
+        data: object,
+        videos_per_class: int,
+        *,
+        init: str = "real",
+        seed: int = 0,
+        key_frames: int | None = None,
+        mode: str = "linear",
+        num_classes: int | None = None,
+    ) -> SyntheticVideos:
+        """Build the set from a dataset: ``init="real"`` draws ``videos_per_class`` random clips per class.
+
+        Args:
+            data: A ``(videos, labels)`` pair or a Dataset of ``(video, label)``.
+            videos_per_class: Clips per class.
+            init: ``"real"`` (random real clips, the published ``--init real``) or ``"noise"`` (standard normal).
+            seed: Seeds the draw of clips (or of the noise).
+            key_frames: As in :meth:`from_videos`.
+            mode: As in :meth:`from_videos`.
+            num_classes: Default: ``data.num_classes`` or the largest label + 1.
+        """
+        if init not in INITS:
+            raise ConfigError(f"init must be one of {INITS}, got {init!r}")
+        videos, _ = real_clips(data, videos_per_class, seed, num_classes=num_classes)
+        if init == "noise":
+            gen = torch.Generator().manual_seed(seed)
+            videos = torch.randn(videos.shape, generator=gen, dtype=videos.dtype)
+        return cls.from_videos(videos, videos_per_class, key_frames=key_frames, mode=mode)
 
     @property
     def key_frames(self) -> int:

@@ -17,6 +17,7 @@ TOP_LEVEL = {
     "SyntheticVideos",
     "SyntheticVideosConfig",
     "TemporalCondenseError",
+    "TensorOpError",
     "__version__",
     "interpolate",
     "interpolation_matrix",
@@ -33,6 +34,7 @@ def test_error_hierarchy() -> None:
     assert issubclass(tc.TemporalCondenseError, ValueError)
     assert issubclass(tc.ShapeError, tc.TemporalCondenseError)
     assert issubclass(tc.ConfigError, tc.TemporalCondenseError)
+    assert issubclass(tc.TensorOpError, tc.TemporalCondenseError) and issubclass(tc.TensorOpError, AttributeError)
 
 
 def test_synthetic_sets_share_the_protocol() -> None:

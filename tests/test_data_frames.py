@@ -321,3 +321,25 @@ def test_int_size_and_index_types(tree: tuple[list[Path], list[int]]) -> None:
     assert ds[torch.tensor(1)][0].shape == (2, 3, 4, 4)
     with pytest.raises(ConfigError, match="index must be an integer, got True"):
         ds[True]  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ issue 9: bad inputs are named errors
+@pytest.mark.parametrize("index", [0.5, 1.0, torch.tensor(0.5), "0"])
+def test_non_integer_index_is_refused_not_floored(tree: tuple[list[Path], list[int]], index: object) -> None:
+    folders, labels = tree
+    ds = FrameFolderDataset(folders, labels, ["a", "b"], frames=8)
+    with pytest.raises(ConfigError, match=r"index must be an integer, got"):
+        ds[index]  # type: ignore[index]
+    with pytest.raises(ConfigError, match=r"index must be an integer, got"):
+        ds.single_frame()[index]  # type: ignore[index]
+    assert torch.equal(ds[torch.tensor(1)][0], ds[1][0])  # integer scalars still work
+
+
+def test_decompression_bomb_frame_is_a_named_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Image.new("L", (64, 64)).save(tmp_path / "bomb.png")  # tiny on disk, "huge" for the lowered limit
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(TemporalCondenseError, match=r"bomb\.png is refused as a possible decompression bomb"):
+        load_frame(tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)  # between 1x and 2x: Pillow only warns
+    with pytest.raises(TemporalCondenseError, match=r"decompression bomb"):
+        load_frame(tmp_path / "bomb.png")

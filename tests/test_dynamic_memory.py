@@ -25,6 +25,7 @@ H, W = 6, 5
 
 def make(**kw: object) -> DynamicMemoryBlock:
     args: dict[str, object] = {"num_classes": 3, "videos_per_class": 1, "frames": 4, "size": (H, W), "seed": 0}
+    args["static"] = "noise"
     args.update(kw)
     return DynamicMemoryBlock(**args)  # type: ignore[arg-type]
 
@@ -322,7 +323,7 @@ def test_storage_bytes_by_hand() -> None:
 
 
 def test_storage_bytes_published_size() -> None:
-    synset = DynamicMemoryBlock(50, 1, 16, (112, 112), seed=0)
+    synset = DynamicMemoryBlock(50, 1, 16, (112, 112), static="noise", seed=0)
     assert synset.storage_bytes() == 50 * 2 * 3 * 112 * 112 * 4 + 50 * 2 * 16 * 112 * 112 * 4 + 327 * 4
 
 
@@ -458,3 +459,68 @@ def test_identity_block_init_renders_the_static_images() -> None:
         DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block=torch.nn.Identity(), block_init="identity")
     with pytest.raises(ConfigError, match=r"block_init"):
         DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block_init="zeros")
+
+
+# ------------------------------------------------------------------ issue 9: round trips that are round trips
+class OtherScaleBlock(ScaleBlock):
+    """Same parameters as ScaleBlock, another rendering."""
+
+    def forward(self, static: torch.Tensor, dynamic: torch.Tensor) -> torch.Tensor:
+        return static * (1 - self.a * dynamic)
+
+
+@pytest.mark.parametrize("block", ["conv", "add"])
+def test_block_init_survives_save_and_load(tmp_path: object, block: str) -> None:
+    synset = make(block=block, block_init="identity")
+    loaded = DynamicMemoryBlock.load(synset.save(f"{tmp_path}/i.safetensors"))
+    assert loaded.config.block_init == "identity" and loaded.config == synset.config
+
+
+def test_load_with_another_block_class_is_refused(tmp_path: object) -> None:
+    path = make(block=ScaleBlock(), dynamic_channels=3).save(f"{tmp_path}/custom.safetensors")
+    with pytest.raises(
+        ConfigError, match=r"block= must be an instance of .*\.ScaleBlock\), got an instance of .*OtherScaleBlock"
+    ):
+        DynamicMemoryBlock.load(path, block=OtherScaleBlock())
+
+
+def test_mixed_dtypes_come_back_as_stored(tmp_path: object) -> None:
+    synset = make()
+    synset.dynamic.data = synset.dynamic.data.double()
+    loaded = DynamicMemoryBlock.load(synset.save(f"{tmp_path}/mixed.safetensors"))
+    for name, tensor in synset.state_dict().items():
+        assert loaded.state_dict()[name].dtype == tensor.dtype, name
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    assert loaded.dynamic.dtype == torch.float64 and loaded.static.dtype == torch.float32
+
+
+def test_load_on_an_unknown_or_missing_device_is_named(tmp_path: object) -> None:
+    path = make().save(f"{tmp_path}/d.safetensors")
+    with pytest.raises(ConfigError, match=r"device must name a torch device .*'banana'"):
+        DynamicMemoryBlock.load(path, device="banana")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"device 'cuda' is not available on this machine"):
+            DynamicMemoryBlock.load(path, device="cuda")
+
+
+def test_generator_must_be_a_generator() -> None:
+    synset = make()
+    with pytest.raises(ConfigError, match=r"generator must be a torch.Generator or None, got int \(0\)"):
+        synset(None, 0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"generator must be a torch.Generator"):
+        synset.export(generator=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr_dynamic": float("inf")}, r"lr_dynamic must be a positive number, got inf \(not finite\)"),
+        ({"lr_block": float("nan")}, r"lr_block must be a positive number, got nan"),
+        ({"momentum": -1}, r"momentum must be a number in \[0, 1\) or None, got -1"),
+        ({"momentum": float("nan")}, r"momentum must be a number in \[0, 1\)"),
+        ({"weight_decay": float("inf")}, r"weight_decay must be a finite number >= 0, got inf"),
+    ],
+)
+def test_optimizer_refuses_non_finite_settings(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make().optimizer(**kwargs)

@@ -515,3 +515,22 @@ def test_group_accuracy_matches_loop() -> None:
         group_accuracy(logits, labels, groups[:3])
     with pytest.raises(ShapeError, match="must be non-empty"):
         group_accuracy(logits[:0], labels[:0], groups)
+
+
+# ------------------------------------------------------------------ issue 9: one NaN pixel is refused
+@pytest.mark.parametrize("where", ["train", "test"])
+def test_one_nan_pixel_is_a_named_error_not_a_wrong_accuracy(where: str) -> None:
+    x, y = toy(n_per_class=4)
+    xt, yt = toy(n_per_class=4, seed=1)
+    (x if where == "train" else xt)[1, 0, 0, 2, 2] = float("nan")
+    name = "synthetic" if where == "train" else "test_data"
+    with pytest.raises(ShapeError, match=rf"{name} videos must be finite, got 1 NaN/inf value"):
+        evaluate((x, y), (xt, yt), model=tiny, runs=1, epochs=1, batch_size=8, progress=False)
+
+
+def test_nan_inside_a_dataset_is_a_named_error_naming_the_item() -> None:
+    x, y = toy(n_per_class=4)
+    xt, yt = toy(n_per_class=4, seed=1)
+    xt[5, 1, 0, 0, 0] = float("inf")
+    with pytest.raises(ShapeError, match=r"test_data videos must be finite, got NaN/inf values in item\(s\) \[5\]"):
+        evaluate((x, y), ListDataset(xt, yt), model=tiny, runs=1, epochs=1, batch_size=8, progress=False)

@@ -151,7 +151,7 @@ def test_augmentation_errors() -> None:
 
 
 def test_augmentation_as_render_hook_on_dynamic_memory() -> None:
-    synset = DynamicMemoryBlock(2, 1, frames=3, size=(12, 12), seed=0)
+    synset = DynamicMemoryBlock(2, 1, frames=3, size=(12, 12), static="noise", seed=0)
     aug = VideoAugmentation(siamese=True)
     synset.register_render_hook(aug)
     torch.manual_seed(5)
@@ -161,3 +161,21 @@ def test_augmentation_as_render_hook_on_dynamic_memory() -> None:
     assert synset.dynamic.grad is not None
     real, _ = aug.replay(torch.rand(4, 3, 3, 12, 12))
     assert real.shape == (4, 3, 3, 12, 12)
+
+
+# ------------------------------------------------------------------------------------ batch standardization
+def test_standardize_batch_is_the_plain_reference_and_one_everywhere() -> None:
+    from temporal_condense.evaluate import standardize_batch as from_evaluate
+    from temporal_condense.hooks import STD_EPS, BatchStandardize, standardize_batch
+
+    x = torch.randn(3, 4, 2, 5, 5, dtype=torch.float64) * 3 + 1
+    ref = (x - x.mean()) / x.std()
+    torch.testing.assert_close(standardize_batch(x), ref)
+    assert from_evaluate is standardize_batch
+    v, y = BatchStandardize()(x, torch.tensor([0, 1, 2]))
+    torch.testing.assert_close(v, ref)
+    assert v.is_contiguous() and y.tolist() == [0, 1, 2]
+    assert torch.equal(standardize_batch(torch.full((2, 3), 5.0)), torch.zeros(2, 3))  # constant: zeros, not NaN
+    assert torch.equal(standardize_batch(torch.tensor([4.0])), torch.zeros(1))  # one element: only centred
+    assert STD_EPS == 1e-12
+    assert torch.autograd.gradcheck(standardize_batch, (x.clone().requires_grad_(True),))

@@ -24,12 +24,7 @@ def catmull_rom_reference(x: torch.Tensor, t_out: int) -> torch.Tensor:
         p0, p1, p2, p3 = ext[:, i], ext[:, i + 1], ext[:, i + 2], ext[:, i + 3]
         frames.append(
             0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * u
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3
-            )
+            * (2 * p1 + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3)
         )
     return torch.stack(frames, dim=1)
 
@@ -150,3 +145,25 @@ def test_errors_name_argument_and_values() -> None:
         tc.Interpolator(4, layout="TBCHW")
     with pytest.raises(ValueError):  # TemporalCondenseError is a ValueError
         tc.Interpolator(-1)
+
+
+# ------------------------------------------------------------------ issue 9: no silent wrong number
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_input_is_a_named_error(bad: float) -> None:
+    x = torch.zeros(1, 2, 1, 2, 2)
+    x[0, 1, 0, 1, 1] = bad
+    with pytest.raises(tc.ShapeError, match=r"x must be finite, got 1 NaN/inf value\(s\) of 8"):
+        tc.interpolate(x, 4)
+    with pytest.raises(tc.ShapeError, match=r"x must be finite"):
+        tc.Interpolator(4)(x)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool, torch.uint8])
+def test_interpolation_matrix_refuses_integer_dtypes(dtype: torch.dtype) -> None:
+    with pytest.raises(tc.ShapeError, match=rf"dtype must be a floating torch.dtype .*got {dtype}"):
+        interpolation_matrix(2, 3, "linear", dtype=dtype)
+
+
+def test_interpolation_matrix_refuses_an_unknown_device() -> None:
+    with pytest.raises(tc.ConfigError, match=r"device must name a torch device .*'banana'"):
+        interpolation_matrix(2, 3, device="banana")

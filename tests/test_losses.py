@@ -397,3 +397,22 @@ def test_output_shapes(net: TinyConvNet) -> None:
         GradientMatching(net, 2, metric="mse")(real, syn, rl, sl),
     ):
         assert loss.shape == () and loss.dtype == torch.float64 and loss.requires_grad
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 9: a NaN in the real clips is a named error, not a NaN loss
+# --------------------------------------------------------------------------------------------------
+
+
+def test_non_finite_real_clips_are_named_errors(net: TinyConvNet) -> None:
+    real, rl = make_batch(2, 3, (3, 6, 6), seed=1)
+    syn, sl = make_batch(1, 3, (3, 6, 6), seed=2)
+    real[3, 0, 1, 1] = float("nan")
+    with pytest.raises(ShapeError, match=r"real must be finite, got 1 NaN/inf value"):
+        dm_loss(net.embed, real, rl, syn, sl, 3)
+    with pytest.raises(ShapeError, match=r"real must be finite"):
+        dm_class_loss(real, syn, net.embed)
+    with pytest.raises(ShapeError, match=r"real must be finite"):
+        dc_class_loss(real, syn, net, 0)
+    with pytest.raises(ShapeError, match=r"real and syn must be on the same device, got cpu and meta"):
+        dm_class_loss(real, syn.to("meta"), net.embed)

@@ -119,3 +119,21 @@ def test_invalid_combinations_name_the_values() -> None:
         tc.SegmentedMatcher(lambda r, s: torch.zeros(2), 1)(real, torch.randn(2, 4, 3, 4, 4))
     with pytest.raises(tc.ConfigError, match=r"loss_fn must be callable"):
         tc.SegmentedMatcher("mse", 1)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ issue 9: no silent wrong number
+@pytest.mark.parametrize("side", ["real", "syn"])
+def test_non_finite_inputs_are_named_errors(side: str) -> None:
+    matcher = tc.SegmentedMatcher(lambda r, s: (r.mean() - s.mean()) ** 2, segments=2)
+    real, syn = torch.zeros(2, 4, 1, 3, 3), torch.zeros(2, 2, 1, 3, 3)
+    (real if side == "real" else syn)[0, 0, 0, 0, 0] = float("nan")
+    with pytest.raises(tc.ShapeError, match=rf"{side} must be finite, got 1 NaN/inf value"):
+        matcher(real, syn)
+
+
+def test_inputs_on_different_devices_are_a_named_error() -> None:
+    matcher = tc.SegmentedMatcher(lambda r, s: (r.mean() - s.mean()) ** 2, segments=1)
+    real = torch.zeros(1, 2, 1, 2, 2)
+    syn = torch.zeros(1, 2, 1, 2, 2, device="meta")
+    with pytest.raises(tc.ShapeError, match=r"real and syn must be on the same device, got cpu and meta"):
+        matcher(real, syn)

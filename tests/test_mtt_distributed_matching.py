@@ -40,7 +40,7 @@ def _setup() -> tuple[nn.Module, FlatStudent, list[tuple[torch.Tensor, torch.Ten
         from temporal_condense.dynamic_memory import DynamicMemoryBlock
 
         synset: nn.Module = DynamicMemoryBlock(
-            num_classes=2, videos_per_class=2, frames=4, size=(4, 4), train_static=True, seed=0
+            num_classes=2, videos_per_class=2, frames=4, size=(4, 4), static="noise", train_static=True, seed=0
         ).double()
     except ImportError:  # pragma: no cover - stand-in until interface 1 exists
         pytest.skip("DynamicMemoryBlock not available")

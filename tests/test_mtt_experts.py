@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from torch import nn
 
 import temporal_condense.mtt.experts as experts_mod
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.io import save_artifact
 from temporal_condense.mtt.buffer import ExpertBuffer
 from temporal_condense.mtt.experts import (
     EXPERT_KIND,
@@ -43,7 +42,7 @@ class Tiny(nn.Module):
         return self.fc2(self.drop(torch.relu(self.fc1(x.flatten(1)))))
 
 
-def tiny(seed: int) -> nn.Module:
+def tiny(*, seed: int, **_: object) -> nn.Module:
     return Tiny()
 
 
@@ -186,7 +185,7 @@ def test_resume_after_deleting_experts_equals_uninterrupted(tmp_path, data):
         expert_path(part_dir, k).unlink()
     built: list[int] = []
 
-    def counting(seed: int) -> nn.Module:
+    def counting(*, seed: int, **_: object) -> nn.Module:
         built.append(seed)
         return Tiny()
 
@@ -200,7 +199,7 @@ def test_resume_after_a_kill_mid_run(tmp_path, data):
     full = _run(tmp_path / "full", data, num_experts=3)
     calls = {"n": 0}
 
-    def dies_on_third(seed: int) -> nn.Module:
+    def dies_on_third(*, seed: int, **_: object) -> nn.Module:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # simulated kill while expert 2 trains
@@ -249,9 +248,7 @@ def test_model_by_registry_name_with_stand_in(tmp_path, data, monkeypatch):
         calls.append((name, seed, kw))  # type: ignore[arg-type]
         return Tiny()
 
-    fake = types.ModuleType("temporal_condense.models")
-    fake.get_model = get_model  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "temporal_condense.models", fake)
+    monkeypatch.setattr(experts_mod, "get_model", get_model)
     path = train_experts(
         "ConvNet3D",
         data,
@@ -331,8 +328,8 @@ def test_train_data_errors(tmp_path, data):
         train_experts(tiny, (x, y.float()), 1, **common)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"train_data must be a torch Dataset or a .* got str"):
         train_experts(tiny, "videos", 1, **common)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"model must build an nn\.Module, got int"):
-        train_experts(lambda s: 3, data, 1, **common)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match=r"model factory must return an nn\.Module, got int"):
+        train_experts(lambda **_: 3, data, 1, **common)  # type: ignore[arg-type,return-value]
 
 
 # -------------------------------------------------------------------------------- published format
@@ -509,6 +506,9 @@ def test_buffer_materializes_only_two_snapshots(tmp_path, monkeypatch):
             requested.append(name)
             return self._h.get_tensor(name)
 
+        def __getattr__(self, name: str) -> object:  # keys/get_slice read the header only
+            return getattr(self._h, name)
+
     buf = ExpertBuffer(tmp_path, expert_epochs=3, max_start_epoch=4, seed=0)
     monkeypatch.setattr(experts_mod, "safe_open", Spy)
     w = buf.sample_window()
@@ -564,3 +564,48 @@ def test_buffer_over_trained_experts(tmp_path, data):
     )
     s, t = buf.sample()
     assert s.shape == t.shape == (load_expert(paths[0]).num_params,)
+
+
+# ------------------------------------------------------------------ issue 9: lying headers caught at open
+def _lying_expert(path: Path, *, epochs: int, stored: int, P: int = 3, length: int = 3, dtype=torch.float32, **extra):
+    header = {"epochs": epochs, "num_params": P, "param_names": ["w"], "param_shapes": [[P]], "dtype": "float32"}
+    header.update(extra)
+    tensors = {f"epoch_{e}": torch.ones(length, dtype=dtype) for e in range(stored)}
+    return save_artifact(path, tensors, kind=EXPERT_KIND, config=header)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (dict(epochs=5, stored=3), ConfigError, r"header says epochs=5 .* holds 3 tensor\(s\): missing \['epoch_3'"),
+        (dict(epochs=2, stored=3, length=2), ShapeError, r"snapshot epoch_0 .* must have shape \[3\] .*got \[2\]"),
+        (dict(epochs=2, stored=3, dtype=torch.int64), ShapeError, r"must have a floating dtype, got I64"),
+        (dict(epochs="2", stored=3), ConfigError, r"invalid header: .*epochs"),
+        (dict(epochs=2, stored=3, num_params=4), ConfigError, r"num_params \(4\) must equal the sum of param_shapes"),
+        (dict(epochs=2, stored=3, param_names=["a", "b"]), ConfigError, r"param_names \(2\) and param_shapes \(1\)"),
+    ],
+)
+def test_lying_expert_headers_are_caught_at_open(tmp_path, kwargs, error, message):
+    path = _lying_expert(tmp_path / "expert_00000.safetensors", **kwargs)
+    with pytest.raises(error, match=message):
+        load_expert(path)
+    with pytest.raises(error, match=message):
+        ExpertBuffer(tmp_path, expert_epochs=1, max_start_epoch=1, seed=0)
+
+
+def test_missing_expert_header_field_is_named(tmp_path):
+    path = save_artifact(tmp_path / "e.safetensors", {"epoch_0": torch.ones(1)}, kind=EXPERT_KIND, config={})
+    with pytest.raises(ConfigError, match=r"e\.safetensors' has an invalid header: .*epochs: Field required"):
+        load_expert(path)
+
+
+def test_published_snapshots_are_checked(tmp_path):
+    nan = [[[torch.ones(2)], [torch.tensor([1.0, float("nan")])]]]
+    torch.save(nan, tmp_path / "replay_buffer_0.pt")
+    (traj,) = read_published_buffer(tmp_path / "replay_buffer_0.pt")
+    assert torch.equal(traj.snapshot(0), torch.ones(2))
+    with pytest.raises(ShapeError, match=r"snapshot 1 of trajectory 0 of .*replay_buffer_0.pt' must be finite"):
+        traj.snapshot(1)
+    torch.save([[[torch.ones(2, dtype=torch.int64)]]], tmp_path / "replay_buffer_1.pt")
+    with pytest.raises(ShapeError, match=r"must hold floating parameter tensors, got torch.int64"):
+        read_published_buffer(tmp_path / "replay_buffer_1.pt")

@@ -121,7 +121,8 @@ def make_library_synset(train_static: bool):
             return None
     try:
         synset = DynamicMemoryBlock(
-            num_classes=2, videos_per_class=2, frames=4, size=(16, 16), train_static=train_static, seed=1
+            num_classes=2, videos_per_class=2, frames=4, size=(16, 16), static="noise", train_static=train_static,
+            seed=1,
         )
     except Exception:  # pragma: no cover
         return None

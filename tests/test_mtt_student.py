@@ -139,3 +139,88 @@ def test_errors() -> None:
         FlatStudent(nn.ReLU())
     with pytest.raises(ConfigError, match=r"params must hold at least one tensor"):
         flatten_params([])
+
+
+class ReparamStyle(nn.Module):
+    """The mechanism of the codebases' ``ReparamModule`` (written here): the wrapped module's parameters are
+    deleted and replaced by views of one flat ``nn.Parameter``; ``forward(x, flat_param=...)`` installs views
+    of the given vector. Its view attributes are non-leaf tensors, so it cannot be deep-copied."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        infos = [(mn, n) for mn, m in self.named_modules() for n, _ in m.named_parameters(recurse=False)]
+        params = [p.detach() for p in module.parameters()]
+        self._param_infos = tuple(infos)
+        self._param_shapes = tuple(p.shape for p in params)
+        self._param_numels = tuple(p.numel() for p in params)
+        self.flat_param = nn.Parameter(torch.cat([p.reshape(-1) for p in params]))
+        for mn, n in infos:
+            delattr(self.get_submodule(mn), n)
+        self._install(self.flat_param)
+
+    def _install(self, flat: torch.Tensor) -> None:
+        for (mn, n), t, s in zip(self._param_infos, flat.split(self._param_numels), self._param_shapes):
+            setattr(self.get_submodule(mn), n, t.view(s))
+
+    def forward(self, x: torch.Tensor, flat_param: torch.Tensor | None = None) -> torch.Tensor:
+        self._install(self.flat_param if flat_param is None else torch.squeeze(flat_param))
+        return self.module(x)
+
+
+def test_reparam_module_style_network_is_accepted_as_it_is() -> None:
+    import copy
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    plain = FlatStudent(net)
+    reparam = ReparamStyle(copy.deepcopy(net))
+    with pytest.raises(RuntimeError, match="deepcopy"):
+        copy.deepcopy(reparam)  # why it must not be copied
+    student = FlatStudent(reparam).train()
+    assert student.numel == plain.numel == 23 and student.names == ("module.0.weight", "module.0.bias",
+                                                                    "module.2.weight", "module.2.bias")  # fmt: skip
+    assert torch.equal(student.flatten(), plain.flatten())
+    assert torch.equal(student.flatten(net), plain.flatten())
+    theta = plain.flatten().requires_grad_(True)
+    x = torch.randn(5, 4)
+    out = student(x, flat_param=theta)
+    torch.testing.assert_close(out, plain(x, theta))
+    (g,) = torch.autograd.grad(out.sum(), theta)
+    (g_ref,) = torch.autograd.grad(plain(x, theta).sum(), theta)
+    torch.testing.assert_close(g, g_ref)
+    with pytest.raises(ConfigError, match="dtype= cannot convert a ReparamModule-style"):
+        FlatStudent(reparam, dtype=torch.float64)
+    with pytest.raises(ConfigError, match="buffers= is not supported"):
+        student(x, theta, buffers={})
+
+
+def test_parameters_give_what_published_loops_count() -> None:
+    net = Tied()
+    student = FlatStudent(net)
+    num_params = sum(p.numel() for p in student.parameters())  # the published loop's num_params
+    assert num_params == student.numel == flatten_params(net).numel()
+    assert sum(p.numel() for p in FlatStudent(ReparamStyle(nn.Linear(3, 2))).parameters()) == 8
+
+
+@pytest.mark.parametrize("mode", ["checkpointed", "unrolled"])
+def test_trajectory_loss_accepts_the_loops_reparam_module(mode: str) -> None:
+    import copy
+
+    from temporal_condense.mtt.matching import make_syn_lr, trajectory_matching_loss
+    from temporal_condense.synthetic import SyntheticVideos
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2 * 3 * 4 * 4, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    results = []
+    for student in (FlatStudent(net), ReparamStyle(copy.deepcopy(net))):  # what a published loop holds
+        synset = SyntheticVideos(2, 2, frames=2, size=(4, 4), seed=0).double()
+        syn_lr = make_syn_lr(0.05, dtype=torch.float64)
+        theta = flatten_params(net)
+        loss = trajectory_matching_loss(student, synset, theta, theta + 0.1, syn_lr, syn_steps=3, batch_syn=2,
+                                        mode=mode, generator=torch.Generator().manual_seed(1))  # fmt: skip
+        loss.backward()
+        assert synset.videos.grad is not None and syn_lr.grad is not None
+        results.append((loss.detach(), synset.videos.grad, syn_lr.grad))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

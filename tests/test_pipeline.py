@@ -245,12 +245,35 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path: Path, method: str) -> 
         assert torch.equal(a[key], b[key]), key
 
 
-def test_resume_refuses_other_config(tmp_path: Path) -> None:
+def test_failed_run_reruns_with_a_fixed_config(tmp_path: Path) -> None:
+    """An unfinished stage 2 of another configuration is restarted, not a lock on the folder."""
     cfg = method_config("DM", tiny_config())
     with pytest.raises(_KillError):
-        run_pipeline(cfg, tmp_path / "run", progress=False, callback=_kill_after(1))
-    with pytest.raises(ConfigError, match="another configuration"):
+        run_pipeline(cfg, tmp_path / "run", progress=False, callback=_kill_after(3))
+    assert (tmp_path / "run" / "checkpoint.safetensors").is_file()
+    fixed = cfg.replace(seed=4)
+    started: list[int] = []
+    rerun = run_pipeline(fixed, tmp_path / "run", progress=False, callback=lambda it, loss: started.append(it))
+    assert started[0] == 1  # from scratch: the old checkpoint was of another configuration
+    fresh = run_pipeline(fixed, tmp_path / "fresh", progress=False)
+    assert rerun.losses == fresh.losses and rerun.top1 == fresh.top1
+
+
+def test_finished_stages_are_reused_or_refused_by_their_own_inputs(tmp_path: Path) -> None:
+    cfg = method_config("DM", tiny_config())
+    first = run_pipeline(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="finished stage 2 of another configuration"):
         run_pipeline(cfg.replace(seed=4), tmp_path / "run", progress=False)
+    # only the evaluation changed: stage 2 is reused (no iteration runs), the evaluation is redone
+    iterations: list[int] = []
+    again = run_pipeline(
+        cfg.replace(evaluation={"epochs": 2}),
+        tmp_path / "run",
+        progress=False,
+        callback=lambda i, loss: iterations.append(i),
+    )
+    assert iterations == [] and again.losses == first.losses
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["result"]["top1"] == again.top1
 
 
 # ------------------------------------------------------------------------------------------- end to end
@@ -345,3 +368,168 @@ def test_png_and_gif_files(tmp_path: Path) -> None:
     gif = save_video_gif(videos, tmp_path / "a.gif", scale=1)
     with Image.open(gif) as img:
         assert img.n_frames == 5 and img.size == (3 * 7 + 1, 6 + 2)
+
+
+# ------------------------------------------------------------------ issue 9: nothing a user owns is overwritten
+
+
+def _snapshot_folder(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_of_someone_elses_files_is_refused_and_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "config.yaml").write_text("my: notes\n")
+    (out / "result.json").write_text('{"accuracy": 99}')
+    before = _snapshot_folder(out)
+    with pytest.raises(ConfigError, match=r"holds files this pipeline did not write: \['config.yaml', 'result.json'\]"):
+        run_pipeline(method_config("DM", tiny_config()), out, progress=False)
+    assert _snapshot_folder(out) == before
+
+
+def test_config_yaml_is_not_overwritten_before_an_unreadable_checkpoint_is_found(tmp_path: Path) -> None:
+    cfg = method_config("DM", tiny_config())
+    out = tmp_path / "run"
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, out, progress=False, callback=_kill_after(3))
+    (out / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
+    before = _snapshot_folder(out)
+    with pytest.raises(ConfigError, match=r"checkpoint.safetensors' is not a readable safetensors file"):
+        run_pipeline(cfg.replace(evaluation={"epochs": 2}), out, progress=False)
+    assert _snapshot_folder(out) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"evaluation": {"model": "ConvNet3d"}}, r"evaluation.model 'ConvNet3d' .*name must be one of"),
+        ({"evaluation": {"model_kwargs": {"net_widht": 8}}}, r"evaluation.model .*unknown config key 'net_widht'"),
+        ({"distill": {"model_kwargs": {"bogus": 1}}}, r"distill.model .*unknown config key 'bogus'"),
+        (
+            {"data": {"options": {"colour_code": True}}},
+            r"data.options has unknown MovingShapes argument\(s\) \['colour_code'\]",
+        ),
+        ({"synthetic": {"static_per_video": 3}}, r"static_per_video must be <= static_per_class \(2\), got 3"),
+        ({"synthetic": {"pairing": "fixed"}}, r"pairing='fixed' uses one static and one dynamic per video"),
+    ],
+)
+def test_the_whole_configuration_is_validated_before_anything_is_written(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    cfg = method_config("DM+SD", tiny_config()).replace(**changes)
+    with pytest.raises(ConfigError, match=message):
+        run_pipeline(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_non_finite_numbers_and_duplicate_yaml_keys_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"distill: lr_dynamic must be a finite number, got inf"):
+        PipelineConfig.from_yaml("distill:\n  lr_dynamic: .inf\n")
+    with pytest.raises(ConfigError, match=r"distill.mtt: lr_teacher must be a finite number, got inf"):
+        PipelineConfig(distill={"mtt": {"lr_teacher": float("inf")}})
+    with pytest.raises(ConfigError, match=r"evaluation.lr: Input should be greater than 0, got nan"):
+        PipelineConfig(evaluation={"lr": float("nan")})
+    with pytest.raises(ConfigError, match=r"found duplicate key 'iterations'"):
+        PipelineConfig.from_yaml("distill:\n  iterations: 5\n  iterations: 500\n")
+
+
+def _edit_checkpoint(path: Path, **fields: object) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        header = json.loads((handle.metadata() or {})["temporal_condense"])
+    header["config"].update(fields)
+    save_file(load_file(str(path)), str(path), metadata={"temporal_condense": json.dumps(header)})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"iteration": -3}, r"iteration: Input should be greater than or equal to 0"),
+        ({"iteration": 99}, r"has iteration 99, more than distill.iterations \(5\)"),
+        ({"iteration": "2"}, r"iteration: Input should be a valid integer"),
+        ({"python_random": {"version": 3}}, r"python_random.gauss: Field required"),
+        ({"optimizer": []}, r"optimizer: Input should be a valid dictionary"),
+    ],
+)
+def test_hand_edited_checkpoint_fields_are_named_errors(tmp_path: Path, fields: dict, message: str) -> None:
+    cfg = method_config("DM", tiny_config())
+    out = tmp_path / "run"
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, out, progress=False, callback=_kill_after(3))
+    _edit_checkpoint(out / "checkpoint.safetensors", **fields)
+    with pytest.raises(ConfigError, match=message):
+        run_pipeline(cfg, out, progress=False)
+
+
+def test_damaged_random_state_in_a_checkpoint_is_a_named_error(tmp_path: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    cfg = method_config("DM", tiny_config())
+    out = tmp_path / "run"
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, out, progress=False, callback=_kill_after(3))
+    path = out / "checkpoint.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata()
+    tensors = load_file(str(path))
+    tensors["rng.generator"] = tensors["rng.generator"][:10]
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(ConfigError, match=r"holds a damaged random state"):
+        run_pipeline(cfg, out, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("stage1.json", "{not json", r"stage1.json' must be a JSON file written by the pipeline"),
+        ("stage1.json", '{"seconds": "fast", "static": {}, "seed": 3}', r"stage1.json' is damaged: .*seconds"),
+        ("result.json", '{"result": {}}', r"result.json' is damaged: .*config: Field required"),
+        ("result.json", "[]", r"result.json' is damaged: .*valid dictionary"),
+    ],
+)
+def test_damaged_records_are_named_errors(tmp_path: Path, name: str, text: str, message: str) -> None:
+    cfg = method_config("DM+SD", tiny_config())
+    out = tmp_path / "run"
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, out, progress=False, callback=_kill_after(1))
+    (out / name).write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        run_pipeline(cfg, out, progress=False)
+
+
+def test_leftover_temporaries_of_a_killed_write_are_removed_on_resume(tmp_path: Path) -> None:
+    cfg = method_config("DM", tiny_config())
+    out = tmp_path / "run"
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, out, progress=False, callback=_kill_after(3))
+    (out / ".checkpoint.safetensors.abcd1234.tmp").write_bytes(b"\0" * 4096)  # a write killed midway
+    run_pipeline(cfg, out, progress=False)
+    assert not list(out.glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_buffer_path_reads_published_replay_buffers(tmp_path: Path) -> None:
+    from temporal_condense.mtt.experts import expert_files, load_expert
+
+    cfg = method_config("MTT", tiny_config())
+    run_pipeline(cfg, tmp_path / "trained", progress=False)
+    ours = tmp_path / "trained" / "experts"
+    published = tmp_path / "published"
+    published.mkdir()
+    torch.save([load_expert(f).to_published() for f in expert_files(ours)], published / "replay_buffer_0.pt")
+    a = run_pipeline(cfg.replace(distill={"mtt": {"buffer_path": str(ours)}}), tmp_path / "a", progress=False)
+    b = run_pipeline(cfg.replace(distill={"mtt": {"buffer_path": str(published)}}), tmp_path / "b", progress=False)
+    assert a.losses == b.losses
+    with pytest.raises(ConfigError, match=r"has \d+ parameters, the student distill.model 'ConvNet3D'"):
+        run_pipeline(
+            cfg.replace(
+                distill={"model": "ConvNet3D", "model_kwargs": {}, "mtt": {"buffer_path": str(published)}},
+                data={"size": (48, 48), "frames": 8},
+            ),
+            tmp_path / "c",
+            progress=False,
+        )

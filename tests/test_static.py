@@ -35,7 +35,7 @@ class TinyNet(nn.Module):
         return self.classifier(self.embed(x))
 
 
-def fixed_net(seed: int) -> nn.Module:
+def fixed_net(*, seed: int, **_: object) -> nn.Module:
     """Always the same initialization: the matching objective is then a fixed function of the images."""
     del seed
     with torch.random.fork_rng(devices=[]):
@@ -43,7 +43,7 @@ def fixed_net(seed: int) -> nn.Module:
         return TinyNet()
 
 
-def seeded_net(seed: int) -> nn.Module:
+def seeded_net(*, seed: int, **_: object) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return TinyNet()
@@ -97,7 +97,7 @@ def test_dc_loop_structure_counts_steps(frames: tuple[torch.Tensor, torch.Tensor
             (images_steps if torch.is_grad_enabled() and x.requires_grad else net_steps).append(x.shape[0])
             return super().forward(x)
 
-    distill_static(frames, NC, SPC, method="dc", iterations=1, model=lambda s: Counting(), outer_loop=3,
+    distill_static(frames, NC, SPC, method="dc", iterations=1, model=lambda **_: Counting(), outer_loop=3,
                    inner_loop=2, batch_train=4, batch_real=2, progress=False)  # fmt: skip
     # 3 outer steps x 3 classes synthetic forwards (grad w.r.t. images), each of SPC images.
     assert images_steps == [SPC] * (3 * NC)
@@ -235,7 +235,7 @@ def test_config_errors(frames: tuple[torch.Tensor, torch.Tensor]) -> None:
     with pytest.raises(ConfigError, match="single_frame_data must be a dataset"):
         distill_static(3, NC, SPC, model=fixed_net, progress=False)
     with pytest.raises(ConfigError, match="embed"):
-        distill_static(frames, NC, 1, method="dm", iterations=1, model=lambda s: nn.Flatten(), progress=False)
+        distill_static(frames, NC, 1, method="dm", iterations=1, model=lambda **_: nn.Flatten(), progress=False)
     with pytest.raises(Exception, match="extra"):
         StaticConfig(num_classes=1, static_per_class=1, unknown=3)  # type: ignore[call-arg]
 
@@ -261,8 +261,38 @@ def test_dc_with_batchnorm_student(frames: tuple[torch.Tensor, torch.Tensor]) ->
             modes.append(self.features[1].training)
             return super().forward(x)
 
-    mem = distill_static(frames, NC, 1, method="dc", iterations=1, model=lambda s: BNNet(), outer_loop=1,
+    mem = distill_static(frames, NC, 1, method="dc", iterations=1, model=lambda **_: BNNet(), outer_loop=1,
                          batch_real=2, progress=False)  # fmt: skip
     assert torch.isfinite(mem.images).all()
     # First forward (statistics on real frames) in train mode, the matching forwards in eval mode.
     assert modes[0] is True and not any(modes[1:]) and len(modes) == 1 + 2 * NC
+
+
+# ------------------------------------------------------------------ issue 9: headers are validated
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"num_classes": None}, r"num_classes: Field required"),
+        ({"static_per_class": 2.9}, r"static_per_class: Input should be a valid integer, got 2.9"),
+        ({"num_classes": "3"}, r"num_classes: Input should be a valid integer, got '3'"),
+        ({"static_per_class": 0}, r"static_per_class: Input should be greater than or equal to 1"),
+        ({"extra": 1}, r"unknown config key 'extra'"),
+    ],
+)
+def test_damaged_static_headers_are_named_errors(tmp_path: Path, edit: dict, message: str) -> None:
+    from temporal_condense.io import save_artifact
+
+    header = {"num_classes": 3, "static_per_class": 2, "source": "user", "distill_config": None, "losses": []}
+    header.update(edit)
+    header = {k: v for k, v in header.items() if v is not None}
+    path = save_artifact(
+        tmp_path / "s.safetensors", {"images": torch.zeros(6, 1, 2, 2)}, kind="StaticMemory", config=header
+    )
+    with pytest.raises(ConfigError, match=r"s\.safetensors' has an invalid header: .*" + message):
+        StaticMemory.load(path)
+
+
+def test_static_load_on_a_missing_device_is_named(tmp_path: Path) -> None:
+    path = StaticMemory(torch.zeros(2, 1, 2, 2), 2, 1).save(tmp_path / "s.safetensors")
+    with pytest.raises(ConfigError, match=r"device must name a torch device"):
+        StaticMemory.load(path, device="banana")

@@ -208,7 +208,7 @@ def test_param_groups_and_optimizer() -> None:
     assert opt.param_groups[0]["momentum"] == 0.95
     adam = synset.optimizer(torch.optim.Adam, momentum=None, lr_videos=0.1, betas=(0.5, 0.9))
     assert adam.param_groups[0]["betas"] == (0.5, 0.9)
-    with pytest.raises(ConfigError, match=r"unknown learning-rate argument 'lr_static' .*valid: \('lr_videos',\)"):
+    with pytest.raises(ConfigError, match=r"unknown learning-rate argument 'lr_static' .*valid: \('lr', 'lr_videos'\)"):
         synset.param_groups(lr_static=1.0)
     with pytest.raises(ConfigError, match=r"lr_videos must be a positive number, got -1.0"):
         synset.param_groups(lr_videos=-1.0)
@@ -287,3 +287,10 @@ def test_load_errors(tmp_path: object) -> None:
         SyntheticVideos.load(wrong)
     with pytest.raises(ConfigError, match="not found"):
         SyntheticVideos.load(f"{tmp_path}/missing.safetensors")
+
+
+def test_dataset_index_must_be_an_integer() -> None:
+    ds = SyntheticVideos(2, 1, frames=2, size=(2, 2)).as_dataset(seed=0)
+    with pytest.raises(ConfigError, match=r"index must be an integer, got 0.5 \(float\)"):
+        ds[0.5]  # type: ignore[index]
+    assert ds[torch.tensor(1)][1] == 1

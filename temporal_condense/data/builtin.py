@@ -24,8 +24,9 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from temporal_condense.data.frames import VideoDataset, make_config, mix_seed
+from temporal_condense.data.frames import VideoDataset, make_config
 from temporal_condense.errors import ConfigError
+from temporal_condense.seeds import seeded_generator
 
 __all__ = ["MOTIONS", "PALETTE", "SHAPES", "MovingShapes", "MovingShapesConfig"]
 
@@ -44,7 +45,7 @@ PALETTE: tuple[tuple[float, float, float], ...] = (
     (1.0, 1.0, 0.3),
     (1.0, 0.3, 1.0),
 )
-_SPLIT_CODES = {"train": 1, "test": 2}
+SPLITS: tuple[str, ...] = ("train", "test")
 _CHUNK = 64  # clips rendered per vectorized step (bounds peak memory; fixed so that results never depend on it)
 
 
@@ -70,8 +71,8 @@ class MovingShapesConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> MovingShapesConfig:
-        if self.split not in _SPLIT_CODES:
-            raise ValueError(f"split must be one of {tuple(_SPLIT_CODES)}, got {self.split!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if min(self.size) < 8:
             raise ValueError(f"size must be at least (8, 8), got {self.size}")
         for name, values, allowed in (("shapes", self.shapes, SHAPES), ("motions", self.motions, tuple(MOTIONS))):
@@ -301,7 +302,7 @@ def _generate(cfg: MovingShapesConfig, labels: torch.Tensor, n: int) -> tuple[to
     """Render all clips; returns ``(videos uint8 [N, T, C, H, W], centers [N, T, 2], velocities [N, 2])``."""
     H, W = cfg.size
     T, C, M = cfg.frames, cfg.channels, len(cfg.motions)
-    g = torch.Generator().manual_seed(mix_seed(cfg.seed, _SPLIT_CODES[cfg.split]))
+    g = seeded_generator(cfg.seed, "MovingShapes", cfg.split)
     f64 = torch.float64
     shape_idx = labels // M
     motion_idx = labels % M

@@ -18,8 +18,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +35,7 @@ from tqdm.auto import tqdm
 
 from temporal_condense._checks import check_choice, check_int, validate_config
 from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
+from temporal_condense.seeds import seeded_generator
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -53,27 +56,9 @@ SAMPLING_MODES: tuple[str, ...] = ("uniform", "random")
 SHORT_POLICIES: tuple[str, ...] = ("error", "loop", "pad")
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
-def mix_seed(*values: int) -> int:
-    """Hash integers into one 63-bit seed (splitmix64), for per-item generators (internal helper)."""
-    h = 0x6A09E667F3BCC909
-    for v in values:
-        h = _splitmix64(h ^ (int(v) & _MASK64))
-    return h & ((1 << 63) - 1)
-
-
 def item_generator(seed: int, epoch: int, index: int, salt: int = 0) -> torch.Generator:
     """A CPU generator seeded from ``(seed, epoch, index, salt)`` (independent of access order)."""
-    return torch.Generator().manual_seed(mix_seed(seed, epoch, index, salt))
+    return seeded_generator(seed, "item", epoch, index, salt)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -237,10 +222,17 @@ def load_frame(path: str | os.PathLike[str], channels: int = 3) -> torch.Tensor:
     """
     mode = "RGB" if channels == 3 else "L"
     try:
-        with Image.open(path) as img:
-            rgb = img.convert(mode)
-            width, height = rgb.size
-            raw = bytearray(rgb.tobytes())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                rgb = img.convert(mode)
+                width, height = rgb.size
+                raw = bytearray(rgb.tobytes())
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TemporalCondenseError(
+            f"frame {path} is refused as a possible decompression bomb (more than Pillow's "
+            f"MAX_IMAGE_PIXELS={Image.MAX_IMAGE_PIXELS} pixels): {exc}"
+        ) from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise TemporalCondenseError(f"cannot read frame {path}: {exc}") from None
     data = torch.frombuffer(raw, dtype=torch.uint8)
@@ -295,9 +287,9 @@ class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
             raise ConfigError(f"index must be an integer, got {index!r}")
         if not isinstance(index, int):
             try:
-                index = int(index)  # numpy / tensor scalars
-            except (TypeError, ValueError):
-                raise ConfigError(f"index must be an integer, got {index!r}") from None
+                index = operator.index(index)  # numpy / 0-d integer tensor scalars; 0.5 is refused, not floored
+            except (TypeError, ValueError, RuntimeError):
+                raise ConfigError(f"index must be an integer, got {index!r} ({type(index).__name__})") from None
         n = len(self)
         if not -n <= index < n:
             raise ConfigError(f"index must be in [{-n}, {n}), got {index}")

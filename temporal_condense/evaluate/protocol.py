@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from temporal_condense._checks import validate_config
 from temporal_condense.evaluate.sources import _check_label_range, _Source
+from temporal_condense.hooks import standardize_batch
 
 __all__ = ["PROTOCOLS", "EvalConfig", "lr_schedule", "predict", "standardize_batch", "train_network"]
 
@@ -103,27 +104,6 @@ def lr_schedule(epochs: int, lr: float, protocol: str = "published") -> list[flo
         return [cfg.lr if ep <= last_high else cfg.lr * 0.1 for ep in range(cfg.epochs + 1)]
     high = (cfg.epochs + 1) // 2
     return [cfg.lr if ep < high else cfg.lr * 0.1 for ep in range(cfg.epochs)]
-
-
-
-def standardize_batch(x: torch.Tensor) -> torch.Tensor:
-    """Standardize a batch with its own scalar mean and (unbiased) standard deviation, as the reference.
-
-    Args:
-        x: Any batch.
-
-    Returns:
-        ``(x - x.mean()) / x.std()`` (the std is clamped at 1e-12 so a constant batch gives zeros, not NaN).
-
-    Shape:
-        Input and output: any shape.
-
-    Example:
-        >>> standardize_batch(torch.tensor([1.0, 3.0])).tolist()
-        [-0.7071067690849304, 0.7071067690849304]
-    """
-    std = x.std() if x.numel() > 1 else x.new_ones(())
-    return (x - x.mean()) / std.clamp_min(1e-12)
 
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import torch
-from torch import nn
 
 from temporal_condense._checks import check_int
 from temporal_condense.errors import ConfigError, ShapeError
@@ -18,7 +16,8 @@ from temporal_condense.evaluate.metrics import Metric, topk_accuracy
 from temporal_condense.evaluate.protocol import EvalConfig, _make_config, _train, predict
 from temporal_condense.evaluate.result import EvalResult
 from temporal_condense.evaluate.sources import _check_label_range, _Source
-from temporal_condense.models import get_model
+from temporal_condense.models import ModelFactory, make_model, model_name
+from temporal_condense.seeds import derive_seed
 
 __all__ = ["DEFAULT_POOL", "ModelFactory", "evaluate", "evaluate_pool"]
 
@@ -32,45 +31,6 @@ DEFAULT_POOL: tuple[str, ...] = (
     "VideoConvNetLSTM",
 )
 
-
-class ModelFactory(Protocol):
-    """Anything called like :func:`temporal_condense.models.get_model` without the name."""
-
-    def __call__(
-        self, *, channels: int, num_classes: int, size: tuple[int, int], frames: int, seed: int
-    ) -> nn.Module: ...
-
-
-
-def _derive_seed(seed: int, run: int, salt: str) -> int:
-    digest = hashlib.blake2b(f"{seed}:{run}:{salt}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & ((1 << 62) - 1)
-
-
-
-def _build_model(
-    model: str | ModelFactory,
-    *,
-    channels: int,
-    num_classes: int,
-    size: tuple[int, int],
-    frames: int | None,
-    seed: int,
-) -> nn.Module:
-    if isinstance(model, str):
-        if frames is None:
-            return get_model(model, channels=channels, num_classes=num_classes, size=size, seed=seed)
-        return get_model(model, channels=channels, num_classes=num_classes, size=size, frames=frames, seed=seed)
-    if not callable(model):
-        raise ConfigError(f"model must be a model name or a factory callable, got {type(model).__name__}")
-    net = model(channels=channels, num_classes=num_classes, size=size, frames=frames or 1, seed=seed)
-    if not isinstance(net, nn.Module):
-        raise ConfigError(f"model factory must return an nn.Module, got {type(net).__name__}")
-    return net
-
-
-def _model_name(model: str | ModelFactory) -> str:
-    return model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__)
 
 
 def _resolve_classes(train: _Source, test: _Source, num_classes: int | None) -> int:
@@ -183,6 +143,7 @@ def evaluate(
         ``synthetic`` and ``test_data`` samples ``[T, C, H, W]`` (identical), labels ``[N]`` int.
 
     Example:
+        >>> from torch import nn
         >>> def tiny(channels, num_classes, size, frames, seed):
         ...     torch.manual_seed(seed)
         ...     return nn.Sequential(nn.Flatten(), nn.Linear(frames * channels * size[0] * size[1], num_classes))
@@ -228,7 +189,7 @@ def _evaluate(
     frames = int(shape[0]) if len(shape) == 4 else None
     channels = int(shape[-3])
     size = (int(shape[-2]) - 2 * cfg.crop, int(shape[-1]) - 2 * cfg.crop)
-    name = _model_name(model)
+    name = model_name(model)
     top1: list[float] = []
     top5: list[float] = []
     train_acc: list[float] = []
@@ -240,17 +201,17 @@ def _evaluate(
         py_state = random.getstate()
         try:
             with torch.random.fork_rng(devices=_fork_devices(device)):
-                torch.manual_seed(_derive_seed(seed, r, "global"))
-                random.seed(_derive_seed(seed, r, "python"))
-                net = _build_model(
+                torch.manual_seed(derive_seed(seed, "eval", r, "global"))
+                random.seed(derive_seed(seed, "eval", r, "python"))
+                net = make_model(
                     model,
                     channels=channels,
                     num_classes=num_classes,
                     size=size,
                     frames=frames,
-                    seed=_derive_seed(seed, r, "model") % (2**31),
+                    seed=derive_seed(seed, "eval", r, "model"),
                 )
-                gen = torch.Generator().manual_seed(_derive_seed(seed, r, "order"))
+                gen = torch.Generator().manual_seed(derive_seed(seed, "eval", r, "order"))
                 lrs, acc = _train(net, train, cfg, gen, device, progress, f"{name} run {r + 1}/{runs}")
                 logits, labels = predict(net, test, config=cfg, device=device)
         finally:
@@ -306,6 +267,7 @@ def evaluate_pool(
         As :func:`evaluate`.
 
     Example:
+        >>> from torch import nn
         >>> def tiny(channels, num_classes, size, frames, seed):
         ...     torch.manual_seed(seed)
         ...     return nn.Sequential(nn.Flatten(), nn.Linear(frames * channels * size[0] * size[1], num_classes))
@@ -317,10 +279,10 @@ def evaluate_pool(
         raise ConfigError("evaluate_pool takes models=..., not model=...")
     if isinstance(models, str) or len(models) == 0:
         raise ConfigError(f"models must be a non-empty sequence of model names, got {models!r}")
-    names = [_model_name(m) for m in models]
+    names = [model_name(m) for m in models]
     if len(set(names)) != len(names):
         raise ConfigError(f"models must have distinct names, got {names}")
     out: dict[str, EvalResult] = {}
     for m in models:
-        out[_model_name(m)] = evaluate(synthetic, test_data, model=m, **kwargs)
+        out[model_name(m)] = evaluate(synthetic, test_data, model=m, **kwargs)
     return out

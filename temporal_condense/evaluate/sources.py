@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from temporal_condense._checks import check_int, check_tensor
+from temporal_condense._checks import check_finite, check_int, check_tensor
 from temporal_condense.errors import ConfigError, ShapeError
 
 __all__ = ["Pair", "random_real_subset"]
@@ -125,7 +125,11 @@ class _Source:
                     )
                 xs.append(x)
                 ys.append(y)
-        return torch.stack(xs), torch.tensor(ys, dtype=torch.int64)
+        x = torch.stack(xs)
+        if x.is_floating_point() and not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
+            bad = [int(i) for i, v in zip(idx.tolist(), xs, strict=True) if not bool(torch.isfinite(v).all())]
+            raise ShapeError(f"{self.name} videos must be finite, got NaN/inf values in item(s) {bad[:10]}")
+        return x, torch.tensor(ys, dtype=torch.int64)
 
 
 def _int_attr(obj: object, name: str) -> int | None:
@@ -134,7 +138,7 @@ def _int_attr(obj: object, name: str) -> int | None:
 
 
 def _check_pair(videos: object, labels: object, name: str) -> Pair:
-    x = check_tensor(videos, f"{name} videos", floating=True)
+    x = check_finite(check_tensor(videos, f"{name} videos", floating=True), f"{name} videos")
     if x.ndim not in (4, 5):
         raise ShapeError(
             f"{name} videos must be 5-D [N, T, C, H, W] (or 4-D images [N, C, H, W]), got {x.ndim}-D tensor "
@@ -160,7 +164,6 @@ def _check_label_range(labels: torch.Tensor, num_classes: int, name: str) -> Non
         raise ShapeError(
             f"{name} labels must lie in [0, {num_classes - 1}] (num_classes={num_classes}), got {int(bad[0])}"
         )
-
 
 
 def random_real_subset(

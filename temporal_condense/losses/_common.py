@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from temporal_condense._checks import check_tensor
+from temporal_condense._checks import check_finite, check_same_device, check_tensor
 from temporal_condense.errors import ShapeError
 
 
@@ -39,6 +39,8 @@ def _check_pair(real: object, syn: object) -> tuple[torch.Tensor, torch.Tensor]:
     s = _check_samples(syn, "syn")
     if r.ndim != s.ndim:
         raise ShapeError(f"real and syn must have the same rank, got real {tuple(r.shape)} and syn {tuple(s.shape)}")
+    check_same_device("real", r, "syn", s)
+    check_finite(r, "real")
     return r, s
 
 

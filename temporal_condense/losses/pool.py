@@ -239,8 +239,8 @@ class ModelPool:
         self.current = int(state["current"])
         self.resets = int(state["resets"])
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`state_dict` to one safetensors artifact (tensors + JSON), atomically; never pickles."""
+    def export_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """:meth:`state_dict` split into tensors and a JSON-serializable rest (what :meth:`save` writes)."""
         tensors: dict[str, torch.Tensor] = {"generator": self._gen.get_state()}
         members = []
         for i, m in enumerate(self.members):
@@ -254,15 +254,47 @@ class ModelPool:
                         tensors[f"m{i}.optim.{pid}.{key}"] = value.detach().cpu().contiguous()
                     else:
                         scalars.setdefault(str(pid), {})[key] = value
-            members.append(
-                {
-                    "groups": sd["param_groups"],
-                    "scalars": scalars,
-                    "scheduler": m.scheduler.state_dict(),
-                    "step": m.step,
-                }
-            )
-        config = {"size": self.size, "current": self.current, "resets": self.resets, "members": members}
+            sched = m.scheduler.state_dict()
+            members.append({"groups": sd["param_groups"], "scalars": scalars, "scheduler": sched, "step": m.step})
+        return tensors, {"size": self.size, "current": self.current, "resets": self.resets, "members": members}
+
+    def import_state(self, tensors: dict[str, torch.Tensor], config: dict[str, Any], source: str = "state") -> None:
+        """Restore what :meth:`export_state` returned (same ``model_fn`` and size).
+
+        Raises:
+            ConfigError: The state does not fit this pool (the message names ``source``).
+        """
+        members = config.get("members") if isinstance(config, dict) else None
+        if not isinstance(members, list) or len(members) != self.size:
+            got = len(members) if isinstance(members, list) else type(members).__name__
+            raise ConfigError(f"pool {source} must hold {self.size} members, got {got}")
+        try:
+            state: dict[str, Any] = {"generator": tensors["generator"], "members": []}
+            state["current"], state["resets"] = config["current"], config["resets"]
+            for i, meta in enumerate(members):
+                model = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"m{i}.model.")}
+                opt: dict[int, dict[str, Any]] = {}
+                for key, value in tensors.items():
+                    if key.startswith(f"m{i}.optim."):
+                        _, _, pid, name = key.split(".", 3)
+                        opt.setdefault(int(pid), {})[name] = value
+                for pid, values in meta["scalars"].items():
+                    opt.setdefault(int(pid), {}).update(values)
+                state["members"].append(
+                    {
+                        "model": model,
+                        "optimizer": {"state": opt, "param_groups": meta["groups"]},
+                        "scheduler": meta["scheduler"],
+                        "step": meta["step"],
+                    }
+                )
+            self.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"pool {source} does not fit this pool: {exc}") from None
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the pool to one safetensors artifact (tensors + JSON), atomically; never pickles."""
+        tensors, config = self.export_state()
         return save_artifact(path, tensors, kind=POOL_KIND, config=config)
 
     def load(self, path: str | os.PathLike[str]) -> None:
@@ -272,33 +304,7 @@ class ModelPool:
             ConfigError: Not a pool artifact, or it does not fit this pool.
         """
         tensors, config = load_artifact(path, kind=POOL_KIND)
-        members = config.get("members")
-        if not isinstance(members, list) or len(members) != self.size:
-            got = len(members) if isinstance(members, list) else type(members).__name__
-            raise ConfigError(f"pool file {str(path)!r} must hold {self.size} members, got {got}")
-        state: dict[str, Any] = {"generator": tensors["generator"], "members": []}
-        state["current"], state["resets"] = config["current"], config["resets"]
-        for i, meta in enumerate(members):
-            model = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"m{i}.model.")}
-            opt: dict[int, dict[str, Any]] = {}
-            for key, value in tensors.items():
-                if key.startswith(f"m{i}.optim."):
-                    _, _, pid, name = key.split(".", 3)
-                    opt.setdefault(int(pid), {})[name] = value
-            for pid, values in meta["scalars"].items():
-                opt.setdefault(int(pid), {}).update(values)
-            state["members"].append(
-                {
-                    "model": model,
-                    "optimizer": {"state": opt, "param_groups": meta["groups"]},
-                    "scheduler": meta["scheduler"],
-                    "step": meta["step"],
-                }
-            )
-        try:
-            self.load_state_dict(state)
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise ConfigError(f"pool file {str(path)!r} does not fit this pool: {exc}") from None
+        self.import_state(tensors, config, source=f"file {str(path)!r}")
 
     def __repr__(self) -> str:
         return (

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from temporal_condense.models.convnet import ConvNet, make_trunk, min_trunk_size, trunk_output_size
 from temporal_condense.models.convnet3d import ConvNet3D, convnet3d_geometry, convnet3d_valid_sizes
+from temporal_condense.models.factory import ModelFactory, make_model, model_name
 from temporal_condense.models.registry import (
     MODEL_NAMES,
     VIDEO_MODELS,
@@ -44,6 +45,7 @@ __all__ = [
     "ConvNet",
     "ConvNet3D",
     "ModelConfig",
+    "ModelFactory",
     "VideoConvNetGRU",
     "VideoConvNetLSTM",
     "VideoConvNetMLP",
@@ -54,7 +56,9 @@ __all__ = [
     "convnet3d_valid_sizes",
     "get_model",
     "list_models",
+    "make_model",
     "make_trunk",
     "min_trunk_size",
+    "model_name",
     "trunk_output_size",
 ]

@@ -36,10 +36,8 @@ import torch
 
 from temporal_condense._checks import check_int
 from temporal_condense.errors import ConfigError, ShapeError
-from temporal_condense.io import read_artifact_header
 from temporal_condense.mtt.distributed import get_rank, get_world_size
 from temporal_condense.mtt.experts import (
-    EXPERT_KIND,
     ExpertTrajectory,
     expert_files,
     published_files,
@@ -211,12 +209,10 @@ class ExpertBuffer:
             raise ShapeError(f"{where} must have {self.num_params} parameters, got {num_params}")
 
     def _check_header(self, path: Path) -> None:
-        header = read_artifact_header(path)
-        if header.get("kind") != EXPERT_KIND:
-            raise ConfigError(f"{str(path)!r} must be an artifact of kind {EXPERT_KIND!r}, got {header.get('kind')!r}")
-        config = header.get("config", {})
-        self._check_length(int(config["epochs"]) + 1, repr(str(path)))
-        self._check_params(int(config["num_params"]), repr(str(path)))
+        # Opening validates the header and what is stored (names, shapes, dtypes) without reading tensors.
+        expert = ExpertTrajectory(path)
+        self._check_length(expert.num_snapshots, repr(str(path)))
+        self._check_params(expert.num_params, repr(str(path)))
 
     # ------------------------------------------------------------------------------------ sampling
     def _open(self, path: Path) -> list[tuple[int, _Trajectory]]:

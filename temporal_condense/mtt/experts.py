@@ -21,7 +21,7 @@ Example:
     >>> import tempfile, torch
     >>> from temporal_condense.mtt.experts import load_expert, train_experts
     >>> videos, labels = torch.rand(8, 2, 1, 4, 4), torch.arange(8) % 2
-    >>> def tiny(seed):
+    >>> def tiny(*, seed, **_):
     ...     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32, 2))
     >>> out = tempfile.mkdtemp()
     >>> paths = train_experts(tiny, (videos, labels), num_experts=2, epochs=2, batch_size=4,
@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -41,20 +40,30 @@ import pickle
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from safetensors import safe_open
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_int, check_tensor, validate_config
+from temporal_condense._checks import (
+    check_device,
+    check_finite,
+    check_int,
+    check_tensor,
+    format_validation_error,
+    validate_config,
+)
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.hooks import standardize_batch
 from temporal_condense.io import read_artifact_header, save_artifact
+from temporal_condense.models import ModelFactory, get_model, make_model
 from temporal_condense.mtt.distributed import barrier, get_rank, get_world_size, is_distributed, shard_indices
 from temporal_condense.mtt.student import flatten_params
+from temporal_condense.seeds import derive_seed
 
 __all__ = [
     "EXPERT_KIND",
@@ -75,7 +84,6 @@ logger = logging.getLogger(__name__)
 EXPERT_KIND = "ExpertTrajectory"
 _EXPERT_FILE = re.compile(r"^expert_(\d+)\.safetensors$")
 _PUBLISHED_FILE = re.compile(r"^replay_buffer_(\d+)\.pt$")
-ModelFactory = Callable[[int], nn.Module]
 TrainData = Dataset | tuple[torch.Tensor, torch.Tensor]
 
 
@@ -123,7 +131,8 @@ def _validated_config(**kwargs: Any) -> ExpertConfig:
 
 # ----------------------------------------------------------------------------------------------- seeds
 def expert_seed(seed: int, k: int, purpose: str = "expert") -> int:
-    """Derive a 63-bit seed from the run seed, the expert index and a purpose tag.
+    """The seed of expert ``k`` for ``purpose``: :func:`~temporal_condense.seeds.derive_seed` ``(seed, "expert", k,
+    purpose)``.
 
     Expert ``k``'s seeds depend only on ``(seed, k)``, so any subset of experts, trained in any order,
     on any rank, after any restart, gives the same files.
@@ -132,8 +141,7 @@ def expert_seed(seed: int, k: int, purpose: str = "expert") -> int:
         >>> expert_seed(0, 3) == expert_seed(0, 3) != expert_seed(0, 4)
         True
     """
-    digest = hashlib.sha256(f"temporal_condense/{purpose}/{seed}/{k}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+    return derive_seed(seed, "expert", k, purpose)
 
 
 def expert_path(out_dir: str | os.PathLike[str], k: int) -> Path:
@@ -194,6 +202,72 @@ def save_expert(
     return save_artifact(path, tensors, kind=EXPERT_KIND, config=header)
 
 
+class ExpertHeader(BaseModel):
+    """The fields of an expert file's header that its reader relies on (the rest is the run's config)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    epochs: StrictInt = Field(ge=0)
+    num_params: StrictInt = Field(ge=1)
+    param_names: list[StrictStr]
+    param_shapes: list[list[Annotated[StrictInt, Field(ge=0)]]]
+    dtype: Literal["float16", "bfloat16", "float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _check(self) -> ExpertHeader:
+        if len(self.param_names) != len(self.param_shapes):
+            raise ValueError(
+                f"param_names ({len(self.param_names)}) and param_shapes ({len(self.param_shapes)}) "
+                "must have one entry per parameter"
+            )
+        total = sum(int(torch.Size(shape).numel()) for shape in self.param_shapes)
+        if total != self.num_params:
+            raise ValueError(f"num_params ({self.num_params}) must equal the sum of param_shapes sizes ({total})")
+        return self
+
+
+_SAFETENSORS_FLOAT = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+
+
+def _validated_header(path: Path, config: Mapping[str, Any]) -> ExpertHeader:
+    try:
+        return ExpertHeader.model_validate(dict(config))
+    except ValidationError as exc:
+        raise ConfigError(
+            f"expert file {str(path)!r} has an invalid header: " + format_validation_error(ExpertHeader, exc)
+        ) from None
+
+
+def _check_stored_snapshots(path: Path, header: ExpertHeader) -> None:
+    """The tensors on disk must be what the header says: ``epoch_0..epoch_E``, each float ``[num_params]``."""
+    expected = {f"epoch_{e}" for e in range(header.epochs + 1)}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            stored = set(handle.keys())
+            slices = {name: handle.get_slice(name) for name in sorted(stored & expected)}
+            shapes = {name: list(sl.get_shape()) for name, sl in slices.items()}
+            dtypes = {name: sl.get_dtype() for name, sl in slices.items()}
+    except Exception as exc:  # safetensors' own error types
+        raise ConfigError(f"expert file {str(path)!r} is not readable: {exc}") from exc
+    if stored != expected:
+        missing = sorted(expected - stored, key=lambda n: int(n.split("_")[1]))
+        extra = sorted(stored - expected)
+        raise ConfigError(
+            f"expert file {str(path)!r} header says epochs={header.epochs} (snapshots epoch_0..epoch_{header.epochs}) "
+            f"but the file holds {len(stored)} tensor(s): missing {missing[:5]}, unexpected {extra[:5]}"
+        )
+    for name in sorted(expected, key=lambda n: int(n.split("_")[1])):
+        if shapes[name] != [header.num_params]:
+            raise ShapeError(
+                f"snapshot {name} of expert file {str(path)!r} must have shape [{header.num_params}] "
+                f"(num_params), got {shapes[name]}"
+            )
+        if dtypes[name] not in _SAFETENSORS_FLOAT:
+            raise ShapeError(
+                f"snapshot {name} of expert file {str(path)!r} must have a floating dtype, got {dtypes[name]}"
+            )
+
+
 class ExpertTrajectory:
     """A lazily read expert file of our format.
 
@@ -212,15 +286,17 @@ class ExpertTrajectory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         header = read_artifact_header(self.path)
-        if header.get("kind") != EXPERT_KIND:
+        if header["kind"] != EXPERT_KIND:
             raise ConfigError(
-                f"path {str(self.path)!r} must be an artifact of kind {EXPERT_KIND!r}, got {header.get('kind')!r}"
+                f"path {str(self.path)!r} must be an artifact of kind {EXPERT_KIND!r}, got {header['kind']!r}"
             )
-        self.config: dict[str, Any] = dict(header.get("config", {}))
-        self.epochs: int = int(self.config["epochs"])
-        self.num_params: int = int(self.config["num_params"])
-        self.param_names: list[str] = list(self.config["param_names"])
-        self.param_shapes: list[tuple[int, ...]] = [tuple(s) for s in self.config["param_shapes"]]
+        self.config: dict[str, Any] = dict(header["config"])
+        fields = _validated_header(self.path, self.config)
+        self.epochs: int = fields.epochs
+        self.num_params: int = fields.num_params
+        self.param_names: list[str] = list(fields.param_names)
+        self.param_shapes: list[tuple[int, ...]] = [tuple(s) for s in fields.param_shapes]
+        _check_stored_snapshots(self.path, fields)
 
     @property
     def num_snapshots(self) -> int:
@@ -250,9 +326,8 @@ class ExpertTrajectory:
         epoch = self._check_epoch(epoch)
         with safe_open(str(self.path), framework="pt", device="cpu") as handle:
             flat = handle.get_tensor(f"epoch_{epoch}")
-        if not bool(torch.isfinite(flat).all()):
-            raise ShapeError(f"snapshot epoch_{epoch} of {str(self.path)!r} must be finite, got NaN/inf")
-        return flat.to(device=device, dtype=dtype or flat.dtype).contiguous()
+        check_finite(flat, f"snapshot epoch_{epoch} of {str(self.path)!r}")
+        return flat.to(device=check_device(device), dtype=dtype or flat.dtype).contiguous()
 
     def params(self, epoch: int) -> list[torch.Tensor]:
         """Snapshot ``epoch`` as a list of tensors in ``parameters()`` order (the published layout)."""
@@ -316,7 +391,9 @@ class PublishedTrajectory:
         if epoch > self.epochs:
             raise ConfigError(f"epoch must be in [0, {self.epochs}] for trajectory {self.index}, got {epoch}")
         flat = torch.cat([p.detach().reshape(-1) for p in self._epochs[epoch]])
-        return flat.to(device=device, dtype=dtype or flat.dtype).contiguous()
+        where = f"snapshot {epoch} of trajectory {self.index}" + (f" of {str(self.path)!r}" if self.path else "")
+        check_finite(flat, where)
+        return flat.to(device=check_device(device), dtype=dtype or flat.dtype).contiguous()
 
     def params(self, epoch: int) -> list[torch.Tensor]:
         """Snapshot ``epoch`` as the list of parameter tensors stored in the file (copies)."""
@@ -334,7 +411,7 @@ def _torch_load_safely(path: Path) -> Any:
                 f"(torch.load(weights_only=True) said: {str(exc).splitlines()[0]}); nothing in it was "
                 "executed. Expert buffers must hold only lists of tensors."
             ) from exc
-        except RuntimeError as exc:  # mmap needs the zip format: retry without it
+        except Exception as exc:  # mmap needs the zip format: retry without it; garbage raises anything
             last = exc
             continue
     raise ConfigError(f"path {str(path)!r} is not a readable torch.save file: {last}") from last
@@ -376,6 +453,13 @@ def read_published_buffer(path: str | os.PathLike[str]) -> list[PublishedTraject
             if not isinstance(snap, list | tuple) or not all(isinstance(t, torch.Tensor) for t in snap):
                 raise ConfigError(
                     f"trajectory {i}, epoch {e} of {str(p)!r} must be a list of tensors, got {type(snap).__name__}"
+                )
+            if not snap:
+                raise ConfigError(f"trajectory {i}, epoch {e} of {str(p)!r} must hold parameters, got an empty list")
+            bad = [t.dtype for t in snap if not t.is_floating_point()]
+            if bad:
+                raise ShapeError(
+                    f"trajectory {i}, epoch {e} of {str(p)!r} must hold floating parameter tensors, got {bad[0]}"
                 )
             epochs.append(list(snap))
         shapes0 = [tuple(t.shape) for t in epochs[0]]
@@ -495,23 +579,51 @@ def _as_dataset(train_data: object) -> tuple[Dataset | None, torch.Tensor | None
     )
 
 
-def _build_model(model: str | ModelFactory, model_kwargs: Mapping[str, Any], init_seed: int) -> nn.Module:
-    if isinstance(model, str):
-        from temporal_condense.models import get_model  # lazy: the models subpackage is optional here
+def _geometry(
+    data: tuple[Dataset | None, torch.Tensor | None, torch.Tensor | None, int], model_kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``channels``, ``num_classes``, ``size`` and ``frames`` for a factory: from ``model_kwargs``, else the data."""
+    dataset, xs, ys, _ = data
+    sample = xs[0] if xs is not None else dataset[0][0]  # type: ignore[index]
+    shape = tuple(torch.as_tensor(sample).shape)
+    if len(shape) not in (3, 4):
+        raise ShapeError(f"train_data items must be [C, H, W] images or [T, C, H, W] clips, got shape {shape}")
+    classes = model_kwargs.get("num_classes")
+    if classes is None and dataset is not None:
+        classes = getattr(dataset, "num_classes", None)
+        labels = getattr(dataset, "labels", None)
+        if classes is None and isinstance(labels, (torch.Tensor, list, tuple)) and len(labels):
+            classes = int(torch.as_tensor(labels).max()) + 1
+        if classes is None:  # read every label once (a Dataset without num_classes or labels)
+            classes = max(int(dataset[i][1]) for i in range(len(dataset))) + 1  # type: ignore[arg-type]
+    if classes is None and ys is not None:
+        classes = int(ys.max()) + 1
+    geometry: dict[str, Any] = {
+        "channels": int(shape[-3]),
+        "num_classes": classes,
+        "size": (int(shape[-2]), int(shape[-1])),
+        "frames": int(shape[0]) if len(shape) == 4 else None,
+    }
+    geometry.update({k: model_kwargs[k] for k in geometry if k in model_kwargs})
+    geometry["size"] = tuple(geometry["size"])
+    return geometry
 
+
+def _build_model(
+    model: str | ModelFactory,
+    model_kwargs: Mapping[str, Any],
+    init_seed: int,
+    data: tuple[Dataset | None, torch.Tensor | None, torch.Tensor | None, int],
+) -> nn.Module:
+    if isinstance(model, str):
         net = get_model(model, seed=init_seed, **dict(model_kwargs))
     else:
-        net = model(init_seed)
+        net = make_model(model, seed=init_seed, **_geometry(data, model_kwargs))
     if not isinstance(net, nn.Module):
         raise ConfigError(f"model must build an nn.Module, got {type(net).__name__}")
     if not any(True for _ in net.parameters()):
         raise ConfigError("model must have at least one parameter, got none")
     return net
-
-
-def _standardize(x: torch.Tensor) -> torch.Tensor:
-    # The video benchmark's epoch(): one mean and one std over the whole batch.
-    return (x - x.mean()) / x.std().clamp_min(1e-12)
 
 
 def _check_existing(path: Path, config: ExpertConfig, k: int) -> bool:
@@ -548,7 +660,7 @@ def _train_one(
         # Global draws (dropout, kornia augmentation, a factory that ignores its seed) come from this
         # expert's own seed; the caller's RNG state is restored afterwards.
         torch.manual_seed(expert_seed(config.seed, k, "global"))
-        net = _build_model(model, config.model_kwargs, expert_seed(config.seed, k, "init")).to(device)
+        net = _build_model(model, config.model_kwargs, expert_seed(config.seed, k, "init"), data).to(device)
         net.train()
         order = torch.Generator().manual_seed(expert_seed(config.seed, k, "data"))
         lr = config.lr
@@ -582,7 +694,7 @@ def _train_one(
                 if transform is not None:
                     x = transform(x)
                 if config.standardize == "batch":
-                    x = _standardize(x)
+                    x = standardize_batch(x)
                 out = net(x)
                 if y.numel() and (int(y.min()) < 0 or int(y.max()) >= out.shape[-1]):
                     raise ShapeError(
@@ -645,7 +757,9 @@ def train_experts(
 
     Args:
         model: A name for ``temporal_condense.models.get_model`` (``model_kwargs`` passed on, the seed
-            given as ``seed=``), or a factory ``fn(seed: int) -> nn.Module``.
+            given as ``seed=``), or a :class:`~temporal_condense.models.ModelFactory` called as
+            ``fn(channels=, num_classes=, size=, frames=, seed=)`` with the values of ``model_kwargs`` where
+            given, else read from the data (``frames=None`` for image items).
         train_data: A Dataset of ``(input, label)`` items, or an ``(inputs, labels)`` tuple of tensors.
             The same data as tensors or as a Dataset gives the same batches.
         num_experts: Number of experts of the whole run.

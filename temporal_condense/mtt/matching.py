@@ -340,7 +340,8 @@ class TrajectoryMatcher:
 
     Args:
         student: A :class:`~temporal_condense.mtt.student.FlatStudent` (or an ``nn.Module``, wrapped into
-            one). Its train/eval mode is used as is (the benchmark students keep dropout on: train mode).
+            one; a published loop's ``ReparamModule`` is accepted as it is). Its train/eval mode is used as is
+            (the benchmark students keep dropout on: train mode).
         synset: A synthetic set (``synset(indices, generator=...) -> (videos, labels)``, ``len(synset)``;
             its trainable parameters are those with ``requires_grad``) or a ``(videos, labels)`` pair of
             tensors, as in the plain MTT loop.

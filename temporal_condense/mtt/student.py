@@ -13,7 +13,12 @@ re-installs views of a flat vector. :class:`FlatStudent` gives the same call on 
 * the user's module is never mutated: the student works on a private deep copy, and buffers (e.g.
   BatchNorm running statistics) are private copies too;
 * any floating dtype works (float64 for gradient checks), as long as the input has the same dtype;
-* dropout in train mode draws from torch's global RNG, exactly like the module itself.
+* dropout in train mode draws from torch's global RNG, exactly like the module itself;
+* what a published loop reads from its student works: ``student_net(x, flat_param=...)``, ``.train()``,
+  ``student_net.parameters()`` (``sum(p.numel() ...)`` is the flat length) and ``.numel``;
+* a ``ReparamModule``-style network (a module with one 1-D ``flat_param`` parameter whose ``forward`` takes
+  ``flat_param=``, as in the codebases) is accepted as it is: it is called, not copied (its views of
+  ``flat_param`` cannot be deep-copied), and uses its own buffers.
 
 Example:
     >>> import torch
@@ -32,8 +37,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -72,12 +78,26 @@ def flatten_params(params: Sequence[torch.Tensor] | nn.Module) -> torch.Tensor:
     return torch.cat([t.detach().reshape(-1) for t in tensors], 0).clone()
 
 
+def _reparam_flat(module: nn.Module) -> torch.Tensor | None:
+    """The ``flat_param`` of a ``ReparamModule``-style module (forward takes ``flat_param=``), else ``None``."""
+    flat = module._parameters.get("flat_param")
+    if not isinstance(flat, nn.Parameter) or flat.ndim != 1:
+        return None
+    try:
+        params = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return None
+    return flat if "flat_param" in params else None
+
+
 class FlatStudent:
     """A network evaluated on a flat parameter vector via :func:`torch.func.functional_call`.
 
     Args:
-        module: The network (any ``nn.Module``). It is deep-copied; the original is never modified.
-        dtype: Optional dtype to convert the private copy to (e.g. ``torch.float64``).
+        module: The network (any ``nn.Module``). It is deep-copied; the original is never modified. A
+            ``ReparamModule``-style module (see the module docstring) is used as it is instead.
+        dtype: Optional dtype to convert the private copy to (e.g. ``torch.float64``); not for a
+            ``ReparamModule``-style module (convert it before wrapping).
 
     Attributes:
         names: Parameter names in flat order.
@@ -103,6 +123,16 @@ class FlatStudent:
     def __init__(self, module: nn.Module, *, dtype: torch.dtype | None = None) -> None:
         if not isinstance(module, nn.Module):
             raise ConfigError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        flat = _reparam_flat(module)
+        self._reparam = flat is not None
+        if flat is not None:
+            if dtype is not None:
+                raise ConfigError(
+                    f"dtype= cannot convert a ReparamModule-style {type(module).__name__} (it is used as it is, not "
+                    f"copied); convert the network before wrapping it, got dtype={dtype}"
+                )
+            self._init_reparam(module, flat)
+            return
         net = copy.deepcopy(module)
         if dtype is not None:
             net = net.to(dtype=dtype)
@@ -117,6 +147,36 @@ class FlatStudent:
         self._buffers: dict[str, torch.Tensor] = {
             n: b.detach().clone() for n, b in net.named_buffers() if b is not None
         }
+
+    def _init_reparam(self, module: nn.Module, flat: torch.Tensor) -> None:
+        self._net = module
+        shapes = getattr(module, "_param_shapes", None)
+        numels = getattr(module, "_param_numels", None)
+        infos = getattr(module, "_param_infos", None)
+        if (
+            isinstance(shapes, (tuple, list))
+            and isinstance(numels, (tuple, list))
+            and len(shapes) == len(numels)
+            and sum(int(n) for n in numels) == flat.numel()
+        ):
+            self.shapes = tuple(torch.Size(s) for s in shapes)
+            self.numels = tuple(int(n) for n in numels)
+            if isinstance(infos, (tuple, list)) and len(infos) == len(shapes):
+                self.names = tuple(f"{mn}.{n}" if mn else str(n) for mn, n in infos)
+            else:
+                self.names = tuple(f"param_{i}" for i in range(len(shapes)))
+        else:
+            self.names, self.shapes, self.numels = ("flat_param",), (flat.shape,), (flat.numel(),)
+        self.numel = int(flat.numel())
+        self._buffers = {}
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        """The network's parameters (what a loop reads for ``num_params``; they sum to :attr:`numel`).
+
+        They are the private copy's (or the ``ReparamModule``'s ``flat_param``); :meth:`__call__` does not use
+        them.
+        """
+        return self._net.parameters()
 
     # ------------------------------------------------------------------ mode
     @property
@@ -152,6 +212,10 @@ class FlatStudent:
         Raises:
             ShapeError: The number or shapes of the tensors do not match the student.
         """
+        if params is None and self._reparam:
+            flat = self._net._parameters["flat_param"]
+            assert flat is not None
+            return flat.detach().clone()
         tensors = (
             list(self._net.parameters())
             if params is None
@@ -203,6 +267,11 @@ class FlatStudent:
         Returns:
             The module's output.
         """
+        if self._reparam:
+            if buffers is not None:
+                raise ConfigError("buffers= is not supported with a ReparamModule-style network (it uses its own)")
+            out_r: torch.Tensor = self._net(x, flat_param=self.check_flat(flat_param))
+            return out_r
         tensors: dict[str, torch.Tensor] = dict(self._buffers if buffers is None else buffers)
         tensors.update(self.unflatten(flat_param))
         out: torch.Tensor = functional_call(self._net, tensors, (x,))

@@ -8,14 +8,62 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from torch import nn
 
+from temporal_condense._checks import format_validation_error
 from temporal_condense.errors import ConfigError
-from temporal_condense.io import load_artifact, save_artifact
+from temporal_condense.io import load_artifact, read_artifact_header, save_artifact
 
-__all__ = ["CHECKPOINT_KIND", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_KIND", "CheckpointHeader", "load_checkpoint", "read_checkpoint_header", "save_checkpoint"]
 
 CHECKPOINT_KIND = "PipelineCheckpoint"
+
+
+class _OptimizerHeader(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    param_groups: list[dict[str, Any]]
+    scalars: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class _PythonRandom(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: StrictInt
+    gauss: float | None
+
+
+class CheckpointHeader(BaseModel):
+    """The JSON part of a checkpoint (validated on read: a hand-edited ``iteration=-3`` is refused)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    iteration: StrictInt = Field(ge=0)
+    optimizer: _OptimizerHeader
+    python_random: _PythonRandom
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+def _validated_header(path: str | os.PathLike[str], config: dict[str, Any]) -> CheckpointHeader:
+    try:
+        return CheckpointHeader.model_validate(config)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"checkpoint {str(path)!r} has an invalid header: " + format_validation_error(CheckpointHeader, exc)
+        ) from None
+
+
+def read_checkpoint_header(path: str | os.PathLike[str]) -> CheckpointHeader:
+    """The validated JSON header of a checkpoint, without reading its tensors.
+
+    Raises:
+        ConfigError: Not a checkpoint, or a field is missing or of the wrong type (named, with the file).
+    """
+    header = read_artifact_header(path)
+    if header["kind"] != CHECKPOINT_KIND:
+        raise ConfigError(f"artifact {str(path)!r} must be of kind {CHECKPOINT_KIND!r}, got {header['kind']!r}")
+    return _validated_header(path, header["config"])
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -109,18 +157,26 @@ def load_checkpoint(
         ``{"iteration": int, "meta": dict, "extra": {name: tensor}}``.
 
     Raises:
-        ConfigError: Not a checkpoint, or it does not fit ``module``/``optimizer``.
+        ConfigError: Not a checkpoint, a damaged header or random state, or it does not fit
+            ``module``/``optimizer``.
     """
     tensors, config = load_artifact(path, kind=CHECKPOINT_KIND)
+    header = _validated_header(path, config)
     state = {k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")}
     try:
         module.load_state_dict(state)
-        optimizer.load_state_dict(_optimizer_state(tensors, config["optimizer"]))
-    except (RuntimeError, ValueError, KeyError) as exc:
+        optimizer.load_state_dict(_optimizer_state(tensors, header.optimizer.model_dump()))
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"checkpoint {str(path)!r} does not fit the module/optimizer being resumed: {exc}") from exc
-    generator.set_state(tensors["rng.generator"])
-    torch.set_rng_state(tensors["rng.torch"])
-    py = config["python_random"]
-    random.setstate((py["version"], tuple(int(v) for v in tensors["rng.python"].tolist()), py["gauss"]))
+    missing = [name for name in ("rng.generator", "rng.torch", "rng.python") if name not in tensors]
+    if missing:
+        raise ConfigError(f"checkpoint {str(path)!r} must hold the random states {missing}")
+    py = header.python_random
+    try:
+        generator.set_state(tensors["rng.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
+        random.setstate((py.version, tuple(int(v) for v in tensors["rng.python"].tolist()), py.gauss))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ConfigError(f"checkpoint {str(path)!r} holds a damaged random state: {exc}") from None
     extra = {k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")}
-    return {"iteration": int(config["iteration"]), "meta": dict(config.get("meta", {})), "extra": extra}
+    return {"iteration": header.iteration, "meta": dict(header.meta), "extra": extra}

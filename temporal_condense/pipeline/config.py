@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 from pathlib import Path
@@ -57,6 +58,16 @@ class _Spec(BaseModel):
             raise
         finally:
             _DEPTH.value -= 1
+
+    @model_validator(mode="after")
+    def _finite_numbers(self) -> _Spec:
+        # pydantic's gt/ge bounds let inf (and nan for unbounded fields) through: a learning rate of inf is
+        # a silent wrong number, so every float of every section must be finite.
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
+        return self
 
 
 class DataSpec(_Spec):
@@ -190,7 +201,8 @@ class MTTSpec(_Spec):
         train_lr: Learn ``syn_lr`` (``--train_lr``).
         lr_lr: Learning rate of ``syn_lr``.
         mode: ``"unrolled"`` or ``"checkpointed"`` (same gradient, constant activation memory).
-        buffer_path: Folder with existing experts (ours or ``replay_buffer_N.pt``); ``None``: train them in
+        buffer_path: Folder with existing experts: our ``expert_K.safetensors`` files or the published
+            ``replay_buffer_N.pt`` files (read with ``weights_only=True``); ``None``: train them in
             ``<out_dir>/experts``.
     """
 
@@ -372,7 +384,7 @@ class PipelineConfig(_Spec):
     def from_yaml(cls, text: str) -> PipelineConfig:
         """Parse a YAML document (see :meth:`to_yaml`)."""
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
         except yaml.YAMLError as exc:
             raise ConfigError(f"config text is not valid YAML: {exc}") from None
         return cls.from_dict(data)
@@ -400,6 +412,28 @@ class PipelineConfig(_Spec):
             else:
                 data[key] = value
         return PipelineConfig.from_dict(data)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: let PyYAML raise its own error
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r} (first at line {seen[key].line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import torch
 
 from temporal_condense import data as tcdata
 from temporal_condense.pipeline.config import DataSpec
+from temporal_condense.pipeline.guard import check_data_options
 
 
 @dataclass
@@ -39,6 +40,7 @@ def _load_data(spec: DataSpec, progress: bool) -> _Data:
     train: Any
     test: Any
     if spec.dataset == "MovingShapes":
+        check_data_options(spec.options)
         common: dict[str, Any] = {"frames": spec.frames, "size": spec.size, "seed": spec.seed, **spec.options}
         train = tcdata.MovingShapes("train", videos_per_class=spec.train_per_class, **common)
         test = tcdata.MovingShapes("test", videos_per_class=spec.test_per_class, **common)

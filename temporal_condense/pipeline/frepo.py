@@ -3,8 +3,8 @@
 Every iteration draws one pool member, renders the whole synthetic set, computes
 :func:`~temporal_condense.losses.frepo_loss` against ``frepo.batch_real`` random real clips (any classes),
 takes one Adam step on the synthetic set (per-part learning rates, cosine-decayed to a tenth over the run),
-and trains the drawn member for one step on the updated set. The pool is saved next to every checkpoint
-(``frepo_pool_<iteration>.safetensors``, named in the checkpoint), so a killed run resumes with the same
+and trains the drawn member for one step on the updated set. The pool (students, their optimizers and
+schedules, its RNG) is stored in the stage-2 checkpoint itself, so a killed run resumes with the same
 numbers.
 
 Differences from the published ``FRePo/script/distill_s2d.py``, all deliberate: the labels stay fixed
@@ -31,8 +31,10 @@ from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.losses import ModelPool, frepo_loss
 from temporal_condense.models import get_model
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
-from temporal_condense.pipeline.config import PipelineConfig, _config_digest
+from temporal_condense.pipeline.config import PipelineConfig
 from temporal_condense.pipeline.data import _Data
+from temporal_condense.pipeline.guard import stage_keys
+from temporal_condense.seeds import derive_seed
 
 logger = logging.getLogger(__name__)
 
@@ -49,21 +51,14 @@ def _stage2_frepo(
     cfg: PipelineConfig,
     data: _Data,
     synset: Any,
+    optimizer: torch.optim.Optimizer,
     out: Path,
     progress: bool,
     callback: Callable[[int, float], None] | None,
-    derive: Callable[..., int],
 ) -> tuple[list[float], float, float]:
-    """Train the synthetic set with FRePo; returns ``(losses, stage-2 seconds, 0.0)``."""
+    """Train the synthetic set with FRePo (``optimizer``: its Adam); returns ``(losses, stage-2 seconds, 0.0)``."""
     d, f = cfg.distill, cfg.distill.frepo
     k = data.num_classes
-    if cfg.synthetic.kind == "baseline":
-        lrs = {"lr_videos": d.lr_videos}
-    else:
-        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
-        if d.train_static:
-            lrs["lr_static"] = d.lr_static
-    optimizer = synset.optimizer(torch.optim.Adam, momentum=None, betas=(0.9, 0.999), **lrs)
     base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
 
     def model_fn() -> nn.Module:
@@ -78,19 +73,19 @@ def _stage2_frepo(
         lr=f.lr_net,
         warmup=f.warmup,
         batch_size=f.online_batch,
-        seed=derive(cfg.seed, "frepo-pool"),
+        seed=derive_seed(cfg.seed, "frepo-pool"),
     )
-    generator = torch.Generator().manual_seed(derive(cfg.seed, "stage2"))
+    generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
-    digest = _config_digest(cfg)
+    digest = stage_keys(cfg)["stage2"]
     losses: list[float] = []
     elapsed = 0.0
     start_it = 0
     n_train = int(data.train_y.shape[0])
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive(cfg.seed, "stage2-global"))
+        torch.manual_seed(derive_seed(cfg.seed, "stage2-global"))
         py_state = random.getstate()
-        random.seed(derive(cfg.seed, "stage2-python"))
+        random.seed(derive_seed(cfg.seed, "stage2-python"))
         try:
             if ckpt.is_file():
                 state = load_checkpoint(ckpt, module=synset, optimizer=optimizer, generator=generator)
@@ -100,7 +95,8 @@ def _stage2_frepo(
                         f"checkpoint {str(ckpt)!r} belongs to another configuration (digest {meta.get('config')!r}, "
                         f"this run {digest!r}); use another out_dir or delete it"
                     )
-                pool.load(out / str(meta["pool"]))
+                pool_tensors = {k[5:]: v for k, v in state["extra"].items() if k.startswith("pool.")}
+                pool.import_state(pool_tensors, meta.get("pool", {}), source=f"in checkpoint {str(ckpt)!r}")
                 start_it = state["iteration"]
                 elapsed = float(meta.get("seconds", 0.0))
                 losses = [float(v) for v in state["extra"].get("losses", torch.zeros(0)).tolist()]
@@ -108,16 +104,13 @@ def _stage2_frepo(
             t0 = time.perf_counter()
 
             def checkpoint(it: int) -> None:
-                name = f"frepo_pool_{it:06d}.safetensors"
-                pool.save(out / name)  # first the pool, then the checkpoint that names it
-                meta = {"config": digest, "seconds": elapsed + time.perf_counter() - t0, "pool": name}
+                pool_tensors, pool_meta = pool.export_state()
+                meta = {"config": digest, "seconds": elapsed + time.perf_counter() - t0, "pool": pool_meta}
                 extra = {"losses": torch.tensor(losses, dtype=torch.float64)}
+                extra.update({f"pool.{k}": v for k, v in pool_tensors.items()})
                 save_checkpoint(
                     ckpt, iteration=it, module=synset, optimizer=optimizer, generator=generator, extra=extra, meta=meta
                 )
-                for old in out.glob("frepo_pool_*.safetensors"):
-                    if old.name != name:
-                        old.unlink()
 
             bar = tqdm(
                 range(start_it, d.iterations),

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import torch
 from torch import nn
 
-from temporal_condense.errors import ConfigError, ShapeError, TemporalCondenseError
+from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import EvalConfig, evaluate, group_accuracy, predict
 from temporal_condense.models import get_model
 from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
 from temporal_condense.pipeline.data import _Data, _load_data
+from temporal_condense.pipeline.guard import (
+    check_buildable,
+    check_folder,
+    claim_folder,
+    discard_checkpoint,
+    plan_existing,
+    read_result_record,
+)
 from temporal_condense.pipeline.report import PipelineResult, _save_preview
-from temporal_condense.pipeline.stages import _build_set, _derive, _stage1, _stage2
+from temporal_condense.pipeline.stages import (
+    _build_set,
+    _make_optimizer,
+    _stage1,
+    _stage2,
+    buffer_trajectories,
+    check_trajectories,
+)
+from temporal_condense.seeds import derive_seed
+from temporal_condense.static import StaticMemory
 
 __all__ = ["run_pipeline"]
 
@@ -49,6 +66,32 @@ def _motion_accuracy(nets: Sequence[nn.Module], data: _Data, cfg: PipelineConfig
     return out
 
 
+def _preflight(cfg: PipelineConfig, data: _Data) -> None:
+    """Build, without training, everything the run will build: networks, the training set, its optimizer."""
+    check_buildable(cfg, data.channels, data.num_classes, data.size, data.frames)
+    memory = None
+    if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method != "none":
+        spc = cfg.static.static_per_class
+        images = torch.zeros(data.num_classes * spc, data.channels, *data.size)
+        memory = StaticMemory(images, data.num_classes, spc)
+    if cfg.synthetic.kind in ("kcenter", "herding"):
+        return  # a coreset is real clips: its embedding network is checked by check_buildable
+    train_set, _ = _build_set(cfg, data, memory)
+    if isinstance(train_set, nn.Module) and cfg.distill.method != "none":
+        _make_optimizer(cfg, train_set)
+    if cfg.distill.method == "MTT" and cfg.distill.mtt.buffer_path is not None:
+        student = get_model(
+            cfg.distill.model,
+            channels=data.channels,
+            num_classes=data.num_classes,
+            size=data.size,
+            frames=data.frames,
+            device="meta",
+            **cfg.distill.model_kwargs,
+        )
+        check_trajectories(cfg, buffer_trajectories(cfg), sum(p.numel() for p in student.parameters()))
+
+
 def run_pipeline(
     config: PipelineConfig | dict[str, Any] | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -60,8 +103,11 @@ def run_pipeline(
 
     Re-running with the same ``out_dir`` continues after a kill: the stage-1 memory and the experts are
     reused, stage 2 restarts from its last checkpoint (same numbers as an uninterrupted run), and a finished
-    run returns its saved ``result.json`` without recomputing. A different configuration in the same folder
-    is refused.
+    run returns its saved ``result.json`` without recomputing. Each stage is keyed by the part of the
+    configuration it depends on (see :mod:`temporal_condense.pipeline.guard`): a re-run with another
+    configuration reuses the finished stages whose inputs are unchanged, restarts an unfinished stage 2, and
+    refuses to replace a finished stage of other inputs. A folder holding files the pipeline did not write is
+    refused before anything is written.
 
     Args:
         config: A :class:`PipelineConfig`, a mapping, or the path of a YAML file.
@@ -74,7 +120,9 @@ def run_pipeline(
         The :class:`PipelineResult`.
 
     Raises:
-        ConfigError: Invalid configuration, or ``out_dir`` holds a run of another configuration.
+        ConfigError: Invalid configuration (models, data options, cross-field rules, non-finite numbers: all
+            checked before anything is written), ``out_dir`` holds files this pipeline did not write (named;
+            nothing is written), a finished stage of another configuration, or damaged records.
 
     Example:
         >>> # result = run_pipeline(PipelineConfig.load_yaml("configs/miniucf_dm_vpc1.yaml"), "runs/dm1")
@@ -89,28 +137,27 @@ def run_pipeline(
     else:
         raise ConfigError(f"config must be a PipelineConfig, a mapping or a YAML path, got {type(config).__name__}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.yaml"
-    if cfg_path.is_file():
-        try:
-            previous = PipelineConfig.load_yaml(cfg_path)
-        except TemporalCondenseError:
-            previous = None
-        if previous is not None and previous != cfg:
-            raise ConfigError(
-                f"out_dir {str(out)!r} holds a run of another configuration ({str(cfg_path)!r}); "
-                "use a new out_dir or delete the old run"
-            )
-    cfg.save_yaml(cfg_path)
+    # Nothing is written until the whole configuration and whatever an earlier run left are validated.
+    check_folder(out)
+    plan = plan_existing(cfg, out) if out.is_dir() else {"discard_checkpoint": False}
     result_path = out / "result.json"
     if result_path.is_file():
-        record = json.loads(result_path.read_text())
-        if record.get("config") == _config_digest(cfg):
-            return PipelineResult.from_dict(record["result"])
+        record = read_result_record(result_path)
+        if record.config == _config_digest(cfg):
+            try:
+                return PipelineResult.from_dict(record.result)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{str(result_path)!r} is damaged: {exc}") from None
 
     data = _load_data(cfg.data, progress)
     if cfg.data.dataset == "MovingShapes" and cfg.data.frames != data.frames:  # pragma: no cover - sanity
         raise ShapeError(f"data.frames {cfg.data.frames} != generated {data.frames}")
+    _preflight(cfg, data)
+
+    claim_folder(out)
+    if plan["discard_checkpoint"]:
+        discard_checkpoint(out)
+    cfg.save_yaml(out / "config.yaml")
     memory, stage1_s = (None, 0.0)
     if cfg.synthetic.kind in ("static_dynamic", "static_only"):
         memory, stage1_s = _stage1(cfg, data, out, progress)
@@ -121,7 +168,7 @@ def run_pipeline(
         losses, stage2_s, experts_s = _stage2(cfg, data, train_set, out, progress, callback)
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-    _save_preview(train_set, data.num_classes, out / "preview.safetensors", _derive(cfg.seed, "preview"))
+    _save_preview(train_set, data.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
 
     ev = cfg.evaluation
     nets: list[nn.Module] = []
@@ -134,7 +181,7 @@ def run_pipeline(
         epochs=ev.epochs,
         lr=ev.lr,
         batch_size=ev.batch_size,
-        seed=_derive(cfg.seed, "eval"),
+        seed=derive_seed(cfg.seed, "eval"),
         protocol=ev.protocol,
         progress=progress,
         num_classes=data.num_classes,

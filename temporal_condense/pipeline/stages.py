@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import time
@@ -12,33 +10,34 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from temporal_condense.coreset import select_coreset
 from temporal_condense.dynamic_memory import DynamicMemoryBlock
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
-from temporal_condense.hooks import VideoAugmentation
+from temporal_condense.hooks import BatchStandardize, VideoAugmentation
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
-from temporal_condense.mtt.experts import ExpertTrajectory, expert_files, train_experts
+from temporal_condense.mtt.experts import (
+    ExpertTrajectory,
+    expert_files,
+    published_files,
+    read_published_buffer,
+    train_experts,
+)
 from temporal_condense.mtt.matching import make_syn_lr, trajectory_matching_loss
 from temporal_condense.mtt.student import FlatStudent
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
-from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
+from temporal_condense.pipeline.config import PipelineConfig, _write_json
 from temporal_condense.pipeline.data import _Data
 from temporal_condense.pipeline.frepo import _stage2_frepo
+from temporal_condense.pipeline.guard import read_stage1_record, stage_keys
+from temporal_condense.seeds import derive_seed
 from temporal_condense.static import distill_static, load_static
 from temporal_condense.synthetic import SyntheticVideos
 
 logger = logging.getLogger(__name__)
-
-
-def _derive(seed: int, *parts: object) -> int:
-    """A 31-bit seed derived from ``seed`` and labels (stable across runs and platforms)."""
-    text = "/".join([str(seed), *(str(p) for p in parts)])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
 def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[Any, float]:
@@ -47,29 +46,16 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
     if spec.method == "load":
         memory = load_static(str(spec.path), data.num_classes, spec.static_per_class)
         side = Path(str(spec.path)).with_name("stage1.json")
-        seconds = float(json.loads(side.read_text())["seconds"]) if side.is_file() else 0.0
+        seconds = read_stage1_record(side).seconds if side.is_file() else 0.0
         return memory, seconds
     path, side = out / "static_memory.safetensors", out / "stage1.json"
+    key = stage_keys(cfg)["stage1"]
     if path.is_file() and side.is_file():
-        record = json.loads(side.read_text())
-        if record.get("static") == spec.model_dump(mode="json") and record.get("seed") == cfg.seed:
+        record = read_stage1_record(side)
+        if record.key == key:
             logger.info("stage 1: reusing %s", path)
-            return load_static(path, data.num_classes, spec.static_per_class), float(record["seconds"])
+            return load_static(path, data.num_classes, spec.static_per_class), record.seconds
     start = time.perf_counter()
-    model: Any = spec.model
-    if spec.model_kwargs:
-
-        def model(seed: int) -> nn.Module:
-            return get_model(
-                spec.model,
-                channels=data.channels,
-                num_classes=data.num_classes,
-                size=data.size,
-                seed=seed,
-                **spec.model_kwargs,
-            )
-
-        model.__name__ = spec.model
     memory = distill_static(
         data.train_set.single_frame(),
         data.num_classes,
@@ -78,16 +64,17 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
         iterations=spec.iterations,
         lr=spec.lr,
         init=spec.init,
-        model=model,
-        seed=_derive(cfg.seed, "stage1"),
+        model=spec.model,
+        seed=derive_seed(cfg.seed, "stage1"),
         progress=progress,
         batch_real=spec.batch_real,
         outer_loop=spec.outer_loop,
         inner_loop=spec.inner_loop,
+        model_kwargs=spec.model_kwargs,
     )
     seconds = time.perf_counter() - start
     memory.save(path)
-    _write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed})
+    _write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed, "key": key})
     return memory, seconds
 
 
@@ -106,7 +93,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
         pair = random_real_subset(
-            (data.train_x, data.train_y), syn.videos_per_class, seed=_derive(cfg.seed, "random_real"), num_classes=k
+            (data.train_x, data.train_y), syn.videos_per_class, seed=derive_seed(cfg.seed, "random_real"), num_classes=k
         )
         return pair, pair[0].numel() * pair[0].element_size()
     if syn.kind in ("kcenter", "herding"):
@@ -117,7 +104,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
             num_classes=k,
             size=data.size,
             frames=frames,
-            seed=_derive(cfg.seed, "coreset"),
+            seed=derive_seed(cfg.seed, "coreset"),
             **d.model_kwargs,
         )
         core = select_coreset((data.train_x, data.train_y), syn.videos_per_class, syn.kind, net, num_classes=k)
@@ -127,7 +114,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
     if syn.kind == "baseline":
         n_syn = syn.key_frames or frames
         init = (
-            _real_key_frames(data, syn.videos_per_class, n_syn, _derive(cfg.seed, "init"))
+            _real_key_frames(data, syn.videos_per_class, n_syn, derive_seed(cfg.seed, "init"))
             if syn.init == "real"
             else None
         )
@@ -140,7 +127,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
             key_frames=n_syn,
             mode=syn.mode,
             init=init,
-            seed=_derive(cfg.seed, "init"),
+            seed=derive_seed(cfg.seed, "init"),
         )
         return synset, int(synset.storage_bytes())
     # static_dynamic
@@ -163,25 +150,77 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
         dynamic_per_video=syn.dynamic_per_video,
         train_static=cfg.distill.train_static,
         mode=syn.mode,
-        seed=_derive(cfg.seed, "init"),
+        seed=derive_seed(cfg.seed, "init"),
     )
     return synset_sd, int(synset_sd.storage_bytes())
 
 
-def _batch_standardize(videos: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Render hook: ``(x - x.mean()) / x.std()`` per batch (what the experts and the evaluation see)."""
-    return ((videos - videos.mean()) / videos.std().clamp_min(1e-8)).contiguous(), labels
+def buffer_trajectories(cfg: PipelineConfig) -> list[Any]:
+    """The trajectories in ``distill.mtt.buffer_path``: our expert files, else published ``replay_buffer_N.pt``.
+
+    Raises:
+        ConfigError: The folder is missing or holds neither kind of file, or a file is damaged.
+    """
+    folder = Path(str(cfg.distill.mtt.buffer_path))
+    if not folder.is_dir():
+        raise ConfigError(f"distill.mtt.buffer_path must be an existing folder, got {str(folder)!r}")
+    ours = expert_files(folder)
+    if ours:
+        return [ExpertTrajectory(f) for f in ours]
+    published = published_files(folder)
+    if not published:
+        raise ConfigError(
+            f"distill.mtt.buffer_path {str(folder)!r} holds no expert_K.safetensors or replay_buffer_N.pt files"
+        )
+    return [traj for f in published for traj in read_published_buffer(f)]
+
+
+def check_trajectories(cfg: PipelineConfig, trajectories: list[Any], num_params: int) -> None:
+    """Every trajectory fits the student (``num_params``) and holds the snapshots a window can reach."""
+    m = cfg.distill.mtt
+    needed = m.max_start_epoch - 1 + m.expert_epochs
+    for i, traj in enumerate(trajectories):
+        where = f"trajectory {i} of distill.mtt.buffer_path {str(m.buffer_path)!r}"
+        if traj.num_params != num_params:
+            raise ConfigError(
+                f"{where} has {traj.num_params} parameters, the student distill.model {cfg.distill.model!r} "
+                f"has {num_params}"
+            )
+        if traj.epochs < needed:
+            raise ConfigError(
+                f"{where} records epochs 0..{traj.epochs}, but max_start_epoch - 1 + expert_epochs = {needed}"
+            )
+
+
+def _make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimizer, torch.Tensor | None]:
+    """The stage-2 optimizer over the set's trainable parts (and MTT's ``syn_lr``)."""
+    d = cfg.distill
+    lrs: dict[str, float]
+    if cfg.synthetic.kind == "baseline":
+        lrs = {"lr_videos": d.lr_videos}
+    else:
+        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
+        if d.train_static:
+            lrs["lr_static"] = d.lr_static
+    if d.method == "FRePo":  # Adam, as the published FRePo loop (synopt)
+        return synset.optimizer(torch.optim.Adam, momentum=None, betas=(0.9, 0.999), **lrs), None
+    syn_lr = make_syn_lr(d.mtt.lr_teacher) if d.method == "MTT" else None
+    if syn_lr is not None and not d.mtt.train_lr:
+        syn_lr.requires_grad_(False)
+    optimizer = synset.optimizer(
+        momentum=d.momentum,
+        syn_lr=syn_lr if (syn_lr is not None and d.mtt.train_lr) else None,
+        lr_lr=d.mtt.lr_lr,
+        **lrs,
+    )
+    return optimizer, syn_lr
 
 
 def _experts(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[list[Any], float]:
     m = cfg.distill.mtt
     start = time.perf_counter()
     if m.buffer_path is not None:
-        folder = Path(m.buffer_path)
-        files = expert_files(folder)
-        if not files:
-            raise ConfigError(f"distill.mtt.buffer_path {str(folder)!r} holds no expert_*.safetensors files")
-        seconds = 0.0
+        return buffer_trajectories(cfg), 0.0
     else:
         folder = out / "experts"
         files = train_experts(
@@ -192,7 +231,7 @@ def _experts(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tup
             epochs=m.expert_train_epochs,
             lr=m.lr_teacher,
             batch_size=m.expert_batch,
-            seed=_derive(cfg.seed, "experts"),
+            seed=derive_seed(cfg.seed, "experts"),
             model_kwargs={
                 "channels": data.channels,
                 "num_classes": data.num_classes,
@@ -216,25 +255,10 @@ def _stage2(
 ) -> tuple[list[float], float, float]:
     """Train the synthetic set; returns ``(losses, stage-2 seconds, expert seconds)``."""
     d = cfg.distill
-    if d.method == "FRePo":
-        return _stage2_frepo(cfg, data, synset, out, progress, callback, _derive)
     k = data.num_classes
-    lrs: dict[str, float]
-    if cfg.synthetic.kind == "baseline":
-        lrs = {"lr_videos": d.lr_videos}
-    else:
-        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
-        if d.train_static:
-            lrs["lr_static"] = d.lr_static
-    syn_lr = make_syn_lr(d.mtt.lr_teacher) if d.method == "MTT" else None
-    if syn_lr is not None and not d.mtt.train_lr:
-        syn_lr.requires_grad_(False)
-    optimizer = synset.optimizer(
-        momentum=d.momentum,
-        syn_lr=syn_lr if (syn_lr is not None and d.mtt.train_lr) else None,
-        lr_lr=d.mtt.lr_lr,
-        **lrs,
-    )
+    optimizer, syn_lr = _make_optimizer(cfg, synset)
+    if d.method == "FRePo":
+        return _stage2_frepo(cfg, data, synset, optimizer, out, progress, callback)
     experts: list[Any] = []
     expert_seconds = 0.0
     if d.method == "MTT":
@@ -245,16 +269,16 @@ def _stage2(
     if d.augment:
         augment = VideoAugmentation(siamese=True)
 
-    generator = torch.Generator().manual_seed(_derive(cfg.seed, "stage2"))
+    generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
-    digest = _config_digest(cfg)
+    digest = stage_keys(cfg)["stage2"]
     losses: list[float] = []
     elapsed = 0.0
     start_it = 0
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_derive(cfg.seed, "stage2-global"))
+        torch.manual_seed(derive_seed(cfg.seed, "stage2-global"))
         py_state = random.getstate()
-        random.seed(_derive(cfg.seed, "stage2-python"))
+        random.seed(derive_seed(cfg.seed, "stage2-python"))
         try:
             if ckpt.is_file():
                 state = load_checkpoint(ckpt, module=synset, optimizer=optimizer, generator=generator)
@@ -270,7 +294,7 @@ def _stage2(
                     with torch.no_grad():
                         syn_lr.copy_(state["extra"]["syn_lr"])
                 logger.info("stage 2: resumed %s at iteration %d", ckpt, start_it)
-            hook = synset.register_render_hook(_batch_standardize) if d.method == "MTT" else None
+            hook = synset.register_render_hook(BatchStandardize()) if d.method == "MTT" else None
             t0 = time.perf_counter()
 
             def checkpoint(it: int) -> None:
@@ -290,7 +314,7 @@ def _stage2(
                 desc=f"{cfg.name} stage 2 ({d.method})",
             )
             for it in bar:
-                net_seed = _derive(cfg.seed, "student", it)
+                net_seed = derive_seed(cfg.seed, "student", it)
                 net = get_model(
                     d.model,
                     channels=data.channels,
