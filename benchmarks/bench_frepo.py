@@ -60,7 +60,8 @@ def main() -> None:
     torch.manual_seed(0)
     real = torch.rand(args.real, t, 3, *size)
     real_labels = torch.arange(args.real) % k
-    synset = DynamicMemoryBlock(k, args.vpc, frames=t, size=size, static_per_class=args.vpc, seed=0)
+    static = torch.rand(k * args.vpc, 3, *size)
+    synset = DynamicMemoryBlock(k, args.vpc, frames=t, size=size, static=static, static_per_class=args.vpc, seed=0)
     gen = torch.Generator().manual_seed(0)
 
     def student(seed: int | None = None) -> torch.nn.Module:

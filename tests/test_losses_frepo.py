@@ -209,7 +209,7 @@ def test_frepo_trains_any_synthetic_set(kind: str) -> None:
     if kind == "baseline":
         synset: SyntheticVideos | DynamicMemoryBlock = SyntheticVideos(3, 1, frames=4, size=(5, 5), seed=0)
     else:
-        synset = DynamicMemoryBlock(3, 1, frames=4, size=(5, 5), seed=0)
+        synset = DynamicMemoryBlock(3, 1, frames=4, size=(5, 5), static=torch.rand(3, 3, 5, 5), seed=0)
     real, rl = _batch(6, 3, (4, 3, 5, 5), seed=11)
     videos, sl = synset(torch.arange(len(synset)))
     labels = LearnedLabels(sl, num_classes=3)

@@ -94,14 +94,14 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
                     "mode": "unrolled",
                 },
                 # FRePo rows only: a small pool that resets often, so it sees young and older students in
-                # a 150-iteration run (published: 10 models, 100 updates, 500 warm-up steps, 512 real clips)
+                # a 75-iteration run (published: 10 models, 100 updates, 500 warm-up steps, 512 real clips)
                 "frepo": {
                     "pool_size": 4,
-                    "max_online_updates": 40,
+                    "max_online_updates": 20,
                     "lr_net": 0.001,
-                    "warmup": 20,
+                    "warmup": 10,
                     "online_batch": 100,
-                    "batch_real": 128,
+                    "batch_real": 96,
                 },
                 **VIDEO_MODEL,
             },
@@ -141,10 +141,9 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
     if method == "MTT+SD":
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
-    if method == "FRePo":  # Adam, as the published FRePo loop: far smaller steps than the SGD rows
-        cfg = cfg.replace(distill={"lr_videos": 0.01})
-    if method == "FRePo+SD":
-        cfg = cfg.replace(distill={"lr_dynamic": 0.01, "lr_block": 0.001})
+    if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT), Adam: far smaller steps than SGD rows
+        lrs = {"lr_videos": 0.01} if method == "FRePo" else {"lr_dynamic": 0.01, "lr_block": 0.001}
+        cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2), **lrs})
     return cfg
 
 
