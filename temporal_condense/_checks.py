@@ -11,9 +11,11 @@ from typing import Any, Literal, TypeVar
 
 import torch
 from einops import rearrange
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.errors import format_validation_error as format_validation_error  # re-export
+from temporal_condense.errors import validate_config as validate_config  # re-export
 
 Layout = Literal["BTCHW", "BCTHW"]
 C = TypeVar("C", bound=BaseModel)
@@ -148,35 +150,28 @@ def check_divisible(value: int, divisor: int, name: str, divisor_name: str) -> i
     return value // divisor
 
 
-def format_validation_error(model: type[BaseModel], exc: ValidationError) -> str:
-    """One readable message for a pydantic ``ValidationError`` of the config class ``model``.
+def config_or_arguments(
+    model: type[C],
+    config: object,
+    arguments: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    where: str,
+) -> C:
+    """The config of a call that takes either ``config=`` (an instance of ``model``) or keyword arguments.
 
-    Each problem names its key and the offending value: an unknown key (a typo) lists the valid keys of the
-    class, a cross-field check gives its own message, any other error reads ``key: problem, got value``.
-    """
-    valid = ", ".join(sorted(model.model_fields))
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ())) or "<config>"
-        if err.get("type") == "extra_forbidden":
-            known = f" (valid keys: {valid})" if len(err.get("loc", ())) == 1 else ""
-            parts.append(f"{loc}: {err.get('msg')}: unknown config key {loc!r}{known}")
-        elif err.get("type") in ("value_error", "assertion_error"):
-            msg = str(err.get("msg", "")).removeprefix("Value error, ")
-            # A check inside a nested section names its fields relative to it: prefix the section.
-            parts.append(f"{loc}: {msg}" if err.get("loc") else msg)
-        else:
-            parts.append(f"{loc}: {err.get('msg')}, got {err.get('input')!r}")
-    return f"invalid {model.__name__}: " + "; ".join(parts)
-
-
-def validate_config(model: type[C], data: Mapping[str, Any]) -> C:
-    """Validate ``data`` into the pydantic config class ``model``; errors become :class:`ConfigError`.
+    Without ``config``, ``arguments`` are validated into ``model``. With it, every argument must still have
+    its default (``defaults``): a changed one would be silently ignored, so it is refused instead.
 
     Raises:
-        ConfigError: With the message of :func:`format_validation_error`.
+        ConfigError: ``config`` is not a ``model``, an argument was changed next to ``config``, or invalid values.
     """
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(model, exc)) from None
+    if config is None:
+        return validate_config(model, arguments)
+    if not isinstance(config, model):
+        raise ConfigError(f"{where}: config must be a {model.__name__}, got {type(config).__name__}")
+    changed = sorted(k for k, v in arguments.items() if k in defaults and v != defaults[k])
+    if changed:
+        raise ConfigError(
+            f"{where}: pass the settings either as config= or as arguments, not both; got config= and {changed}"
+        )
+    return config

@@ -253,6 +253,9 @@ def standardize_batch(x: torch.Tensor) -> torch.Tensor:
     Args:
         x: Any batch.
 
+    Raises:
+        ShapeError: ``x`` is not a floating tensor.
+
     Returns:
         ``(x - x.mean()) / x.std()``, contiguous (the std is floored at :data:`STD_EPS` so a constant batch
         gives zeros, not NaN; a single element is only centred).
@@ -264,6 +267,7 @@ def standardize_batch(x: torch.Tensor) -> torch.Tensor:
         >>> standardize_batch(torch.tensor([1.0, 3.0])).tolist()
         [-0.7071067690849304, 0.7071067690849304]
     """
+    x = check_tensor(x, "x", floating=True)
     std = x.std() if x.numel() > 1 else x.new_ones(())
     return ((x - x.mean()) / std.clamp_min(STD_EPS)).contiguous()
 

@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import pickle
@@ -52,7 +53,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from torch import nn
 from tqdm.auto import tqdm
 
-from temporal_condense._checks import check_finite, check_int, check_tensor, format_validation_error, validate_config
+from temporal_condense._checks import (
+    check_finite,
+    check_int,
+    check_tensor,
+    config_or_arguments,
+    format_validation_error,
+    validate_config,
+)
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.losses import dc_class_loss, dm_loss
@@ -82,6 +90,7 @@ _DC_LOOPS: dict[int, tuple[int, int]] = {
 }
 #: Published default image learning rates (DC: main.py, DM: main_DM.py).
 _DEFAULT_LR: dict[str, float] = {"dc": 0.1, "dm": 1.0}
+
 
 def dc_loops(static_per_class: int) -> tuple[int, int]:
     """``(outer_loop, inner_loop)`` of the published DC code for ``static_per_class`` images per class.
@@ -369,6 +378,8 @@ def load_static(
         >>> load_static(p).images.shape
         torch.Size([2, 3, 4, 4])
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if str(path).endswith(".safetensors"):
         memory = StaticMemory.load(path)
         for name, want, got in (
@@ -396,7 +407,7 @@ def _preload(data: object, num_classes: int, progress: bool) -> tuple[torch.Tens
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
         images, labels = data
     else:
-        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
+        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__") or isinstance(data, (str, torch.Tensor)):
             raise ConfigError(
                 "single_frame_data must be a dataset of (image [C, H, W], label) items or a tuple "
                 f"(images [N, C, H, W], labels [N]), got {type(data).__name__}"
@@ -405,6 +416,8 @@ def _preload(data: object, num_classes: int, progress: bool) -> tuple[torch.Tens
         if n == 0:
             raise ShapeError("single_frame_data must not be empty, got 0 items")
         items = [data[i] for i in tqdm(range(n), desc="load frames", disable=not progress, leave=False)]
+        if not all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+            raise ConfigError("single_frame_data items must be (image [C, H, W], label) pairs")
         images = torch.stack([torch.as_tensor(x) for x, _ in items])
         labels = torch.as_tensor([int(y) for _, y in items], dtype=torch.long)
     images = check_tensor(images, "single_frame_data images", ndim=4, floating=True)
@@ -450,8 +463,8 @@ def _freeze_batchnorm(net: nn.Module, real_all: Callable[[], torch.Tensor]) -> N
 
 def distill_static(
     single_frame_data: object,
-    num_classes: int,
-    static_per_class: int,
+    num_classes: int | None = None,
+    static_per_class: int | None = None,
     method: str = "dc",
     iterations: int = 1000,
     lr: float | None = None,
@@ -469,6 +482,7 @@ def distill_static(
     metric: str = "ours",
     augment: object = None,
     model_kwargs: dict[str, Any] | None = None,
+    config: StaticConfig | None = None,
 ) -> StaticMemory:
     """Distill a static memory from single frames with DC or DM (stage 1).
 
@@ -498,6 +512,9 @@ def distill_static(
         metric: DC: ``"ours"``, ``"mse"`` or ``"cos"``.
         augment: Optional siamese augmentation (see :class:`~temporal_condense.losses.SiameseAugment`).
         model_kwargs: Extra keyword arguments for ``get_model`` (e.g. ``{"net_width": 32}``); JSON-able.
+        config: Every setting as one :class:`StaticConfig` instead of the separate arguments (which must then
+            keep their defaults; ``num_classes`` and ``static_per_class`` may be left ``None``). A factory
+            ``model`` is still passed as ``model``.
 
     Returns:
         The :class:`StaticMemory` (``losses`` holds the mean per-class matching loss of every iteration).
@@ -519,27 +536,38 @@ def distill_static(
         >>> distill_static(data, 2, 1, method="dc", iterations=1, model=net, progress=False).images.shape
         torch.Size([2, 3, 2, 2])
     """
+    arguments: dict[str, Any] = {
+        "num_classes": num_classes,
+        "static_per_class": static_per_class,
+        "method": method,
+        "iterations": iterations,
+        "lr": lr,
+        "lr_net": lr_net,
+        "momentum": momentum,
+        "init": init,
+        "model": model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__),
+        "model_kwargs": model_kwargs,
+        "seed": seed,
+        "batch_real": batch_real,
+        "batch_train": batch_train,
+        "outer_loop": outer_loop,
+        "inner_loop": inner_loop,
+        "metric": metric,
+    }
+    if config is None:
+        arguments["model_kwargs"] = dict(model_kwargs or {})
+    else:
+        arguments = {k: v for k, v in arguments.items() if k not in ("model", "num_classes", "static_per_class")}
+        if num_classes is not None or static_per_class is not None:
+            raise ConfigError("distill_static: with config=, leave num_classes and static_per_class unset")
+        if isinstance(model, str) and model != _DISTILL_DEFAULTS["model"]:
+            raise ConfigError("distill_static: with config=, a model name goes into config.model, got model= too")
+        if isinstance(model, str):
+            model = config.model
     try:
-        cfg = StaticConfig(
-            num_classes=num_classes,
-            static_per_class=static_per_class,
-            method=method,  # type: ignore[arg-type]
-            iterations=iterations,
-            lr=lr,
-            lr_net=lr_net,
-            momentum=momentum,
-            init=init,  # type: ignore[arg-type]
-            model=model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__),
-            model_kwargs=dict(model_kwargs or {}),
-            seed=seed,
-            batch_real=batch_real,
-            batch_train=batch_train,
-            outer_loop=outer_loop,
-            inner_loop=inner_loop,
-            metric=metric,  # type: ignore[arg-type]
-        )
-    except ValidationError as exc:
-        raise ConfigError(f"invalid distill_static settings: {format_validation_error(StaticConfig, exc)}") from None
+        cfg = config_or_arguments(StaticConfig, config, arguments, _DISTILL_DEFAULTS, "distill_static")
+    except ConfigError as exc:
+        raise ConfigError(f"invalid distill_static settings: {exc}") from None
     if not isinstance(model, str) and not callable(model):
         raise ConfigError(f"model must be a model name or a factory seed -> nn.Module, got {type(model).__name__}")
     siamese = _as_siamese(augment)
@@ -547,6 +575,11 @@ def distill_static(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return _distill(images, labels, cfg, model, siamese, progress)
+
+
+_DISTILL_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(distill_static).parameters.items()
+}
 
 
 def _preload_seeded(data: object, cfg: StaticConfig, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ import torch
 from einops import rearrange
 from PIL import Image
 
-from temporal_condense._checks import check_choice, check_int, check_video
+from temporal_condense._checks import check_choice, check_finite, check_int, check_video
 from temporal_condense.errors import ShapeError
 from temporal_condense.io import atomic_write
 
@@ -45,7 +45,7 @@ def video_to_uint8(videos: torch.Tensor, normalize: str = "minmax") -> torch.Ten
         ``uint8`` tensor ``[B, T, H, W, C]``, contiguous, on the CPU.
 
     Raises:
-        ShapeError: Not a 5-D floating batch, or ``C`` not 1 or 3.
+        ShapeError: Not a 5-D floating batch, ``C`` not 1 or 3, or NaN/inf values (a picture of them would lie).
         ConfigError: Unknown ``normalize``.
 
     Shape:
@@ -55,7 +55,7 @@ def video_to_uint8(videos: torch.Tensor, normalize: str = "minmax") -> torch.Ten
         >>> video_to_uint8(torch.ones(1, 2, 3, 4, 4), "clip").shape
         torch.Size([1, 2, 4, 4, 3])
     """
-    x = check_video(videos, "videos").detach().to("cpu", torch.float32)
+    x = check_finite(check_video(videos, "videos").detach(), "videos").to("cpu", torch.float32)
     check_choice(normalize, "normalize", _NORMALIZE)
     if x.shape[2] not in (1, 3):
         raise ShapeError(f"videos must have 1 or 3 channels to be drawn, got C={x.shape[2]} (shape {tuple(x.shape)})")

@@ -534,3 +534,12 @@ def test_nan_inside_a_dataset_is_a_named_error_naming_the_item() -> None:
     xt[5, 1, 0, 0, 0] = float("inf")
     with pytest.raises(ShapeError, match=r"test_data videos must be finite, got NaN/inf values in item\(s\) \[5\]"):
         evaluate((x, y), ListDataset(xt, yt), model=tiny, runs=1, epochs=1, batch_size=8, progress=False)
+
+
+@pytest.mark.parametrize("models", [None, 3, 0.5])
+def test_evaluate_pool_models_must_be_a_sequence(models: object) -> None:
+    from temporal_condense.evaluate import evaluate_pool
+
+    x, y = toy(n_per_class=2)
+    with pytest.raises(ConfigError, match=r"models must be a non-empty sequence"):
+        evaluate_pool((x, y), (x, y), models=models, runs=1, epochs=1, progress=False)  # type: ignore[arg-type]

@@ -179,3 +179,12 @@ def test_standardize_batch_is_the_plain_reference_and_one_everywhere() -> None:
     assert torch.equal(standardize_batch(torch.tensor([4.0])), torch.zeros(1))  # one element: only centred
     assert STD_EPS == 1e-12
     assert torch.autograd.gradcheck(standardize_batch, (x.clone().requires_grad_(True),))
+
+
+@pytest.mark.parametrize("x", [None, 0.5, [1.0, 2.0], torch.ones(3, dtype=torch.int64)])
+def test_standardize_batch_refuses_non_float_input(x: object) -> None:
+    from temporal_condense.errors import ShapeError
+    from temporal_condense.hooks import standardize_batch
+
+    with pytest.raises(ShapeError, match=r"x must be a torch.Tensor|x must have a floating dtype"):
+        standardize_batch(x)  # type: ignore[arg-type]

@@ -609,3 +609,37 @@ def test_published_snapshots_are_checked(tmp_path):
     torch.save([[[torch.ones(2, dtype=torch.int64)]]], tmp_path / "replay_buffer_1.pt")
     with pytest.raises(ShapeError, match=r"must hold floating parameter tensors, got torch.int64"):
         read_published_buffer(tmp_path / "replay_buffer_1.pt")
+
+
+# ------------------------------------------------------------------------------ buffer state (exact resume)
+def test_expert_buffer_state_dict_resumes_exactly(tmp_path):
+    for k in range(3):
+        save_expert(tmp_path / f"expert_{k:05d}.safetensors", torch.rand(6, 4), param_shapes=[(4,)])
+    kw = {"expert_epochs": 2, "max_start_epoch": 3, "seed": 5}
+    ref = ExpertBuffer(tmp_path, **kw)
+    expected = [ref.sample_window() for _ in range(8)]
+    for cut in (0, 1, 2, 3, 5):
+        a = ExpertBuffer(tmp_path, **kw)
+        for _ in range(cut):
+            a.sample()
+        state = a.state_dict()
+        json.dumps({k: v for k, v in state.items() if k != "generator"})  # the rest is JSON
+        b = ExpertBuffer(tmp_path, **kw)
+        b.load_state_dict(state)
+        for w in expected[cut:]:
+            got = b.sample_window()
+            assert (got.source, got.expert, got.start_epoch) == (w.source, w.expert, w.start_epoch)
+            assert torch.equal(got.theta_start, w.theta_start) and torch.equal(got.theta_target, w.theta_target)
+
+
+def test_expert_buffer_state_errors(tmp_path):
+    for k in range(2):
+        save_expert(tmp_path / f"expert_{k:05d}.safetensors", torch.rand(4, 2), param_shapes=[(2,)])
+    buf = ExpertBuffer(tmp_path, expert_epochs=1, max_start_epoch=2, seed=0)
+    state = buf.state_dict()
+    with pytest.raises(ConfigError, match=r"state must come from ExpertBuffer\.state_dict"):
+        buf.load_state_dict({"files": []})
+    with pytest.raises(ConfigError, match="other expert files"):
+        buf.load_state_dict({**state, "files": ["elsewhere.safetensors", "x.safetensors"]})
+    with pytest.raises(ConfigError, match="file_pos"):
+        buf.load_state_dict({**state, "file_pos": 7})

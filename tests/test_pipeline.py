@@ -51,15 +51,11 @@ def tiny_config(**changes: object) -> PipelineConfig:
             "model": "VideoConvNetGRU",
             "model_kwargs": TINY_MODEL,
             "batch_real": 2,
-            "lr_dynamic": 0.5,
-            "lr_block": 0.01,
-            "lr_videos": 0.5,
+            "lr": {"dynamic": 0.5, "block": 0.01, "videos": 0.5},
             "mtt": {
-                "num_experts": 2,
-                "expert_train_epochs": 2,
+                "experts": {"num_experts": 2, "epochs": 2, "batch_size": 8},
                 "syn_steps": 2,
                 "max_start_epoch": 1,
-                "expert_batch": 8,
                 "train_lr": True,
             },
         },
@@ -98,7 +94,15 @@ def test_config_is_frozen() -> None:
         ({"synthetic": {"kind": "full_data"}}, r"nothing to train: distill.method must be 'none', got 'DM'"),
         ({"synthetic": {"key_frames": 20}}, r"key_frames \(20\) must be <= data.frames \(16\)"),
         ({"data": {"dataset": "HMDB51"}}, r"root is required for dataset 'HMDB51'"),
-        ({"distill": {"mtt": {"max_start_epoch": 60}}}, r"must be <= expert_train_epochs \(50\)"),
+        ({"distill": {"mtt": {"max_start_epoch": 60}}}, r"must be <= experts.epochs \(50\)"),
+        ({"distill": {"lr": {"pixels": 1.0}}}, r"distill.lr keys must be part names .* got \['pixels'\]"),
+        ({"distill": {"lr": {"dynamic": -1.0}}}, r"distill.lr values must be finite and > 0"),
+        ({"static": {"num_classes": 3}}, r"static.num_classes comes from the data"),
+        ({"static": {"method": "dm", "outer_loop": 2}}, r"outer_loop/inner_loop apply to method='dc' only"),
+        ({"distill": {"mtt": {"experts": {"model": "ConvNet3D"}}}}, r"experts.model comes from the run"),
+        ({"evaluation": {"crop": -1}}, r"evaluation.crop"),
+        ({"data": {"frames": 6}, "distill": {"segments": 4}}, r"data.frames \(6\) must be divisible by"),
+        ({"data": {"dataset": "custom", "root": "x"}}, r"root is not used with dataset 'custom'"),
         ({"synthetic": {"static_per_class": 5}}, r"static_per_class \(5\) must be <= static.static_per_class \(2\)"),
     ],
 )
@@ -119,7 +123,8 @@ def test_config_yaml_errors(tmp_path: Path) -> None:
 def test_replace_merges_nested() -> None:
     cfg = PipelineConfig().replace(distill={"iterations": 7, "mtt": {"syn_steps": 3}})
     assert cfg.distill.iterations == 7 and cfg.distill.mtt.syn_steps == 3
-    assert cfg.distill.mtt.num_experts == PipelineConfig().distill.mtt.num_experts
+    assert cfg.distill.mtt.experts.num_experts == PipelineConfig().distill.mtt.experts.num_experts
+    assert PipelineConfig().replace(distill={"lr": {"block": 0.5}}).distill.lr["dynamic"] == 1e-4  # merged
 
 
 def test_method_registry() -> None:
@@ -404,6 +409,8 @@ def test_config_yaml_is_not_overwritten_before_an_unreadable_checkpoint_is_found
     ("changes", "message"),
     [
         ({"evaluation": {"model": "ConvNet3d"}}, r"evaluation.model 'ConvNet3d' .*name must be one of"),
+        ({"evaluation": {"model": "ConvNet"}}, r"evaluation.model 'ConvNet' cannot take the inputs of this run"),
+        ({"distill": {"model": "ConvNet"}}, r"distill.model 'ConvNet' cannot take the inputs of this run"),
         ({"evaluation": {"model_kwargs": {"net_widht": 8}}}, r"evaluation.model .*unknown config key 'net_widht'"),
         ({"distill": {"model_kwargs": {"bogus": 1}}}, r"distill.model .*unknown config key 'bogus'"),
         (
@@ -424,10 +431,10 @@ def test_the_whole_configuration_is_validated_before_anything_is_written(
 
 
 def test_non_finite_numbers_and_duplicate_yaml_keys_are_refused() -> None:
-    with pytest.raises(ConfigError, match=r"distill: lr_dynamic must be a finite number, got inf"):
-        PipelineConfig.from_yaml("distill:\n  lr_dynamic: .inf\n")
-    with pytest.raises(ConfigError, match=r"distill.mtt: lr_teacher must be a finite number, got inf"):
-        PipelineConfig(distill={"mtt": {"lr_teacher": float("inf")}})
+    with pytest.raises(ConfigError, match=r"distill.lr values must be finite and > 0, got \{'dynamic': inf\}"):
+        PipelineConfig.from_yaml("distill:\n  lr:\n    dynamic: .inf\n")
+    with pytest.raises(ConfigError, match=r"distill.mtt.experts: lr must be a finite number, got inf"):
+        PipelineConfig(distill={"mtt": {"experts": {"lr": float("inf")}}})
     with pytest.raises(ConfigError, match=r"evaluation.lr: Input should be greater than 0, got nan"):
         PipelineConfig(evaluation={"lr": float("nan")})
     with pytest.raises(ConfigError, match=r"found duplicate key 'iterations'"):
@@ -533,3 +540,13 @@ def test_buffer_path_reads_published_replay_buffers(tmp_path: Path) -> None:
             tmp_path / "c",
             progress=False,
         )
+
+
+def test_pictures_of_non_finite_videos_are_refused(tmp_path: Path) -> None:
+    videos = torch.rand(1, 2, 3, 4, 4)
+    videos[0, 1, 2, 3, 3] = float("nan")
+    with pytest.raises(ShapeError, match=r"videos must be finite, got 1 NaN/inf value"):
+        video_to_uint8(videos)
+    with pytest.raises(ShapeError, match=r"videos must be finite"):
+        save_video_gif(videos, tmp_path / "a.gif")
+    assert not list(tmp_path.iterdir())

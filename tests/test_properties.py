@@ -296,3 +296,16 @@ def test_property_helper_fails_on_plain_python_errors() -> None:
     with pytest.raises(AssertionError, match="raw OSError escaped"):
         only_named_errors(lambda: (_ for _ in ()).throw(OSError("raw")))
     assert math.isnan(NAN) and os.sep
+
+
+@SETTINGS
+@given(text=st.text(max_size=60), structure=json_values)
+def test_pipeline_configs_from_yaml_and_mappings(text: str, structure: Any) -> None:
+    from temporal_condense.pipeline import PipelineConfig
+
+    only_named_errors(lambda: PipelineConfig.from_yaml(text))
+    only_named_errors(lambda: PipelineConfig.from_yaml(json.dumps(structure)))
+    only_named_errors(lambda: PipelineConfig.from_dict(structure))
+    sections = ("data", "static", "synthetic", "distill", "evaluation")
+    for section in sections:
+        only_named_errors(lambda section=section: PipelineConfig.from_dict({section: structure}))

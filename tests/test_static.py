@@ -296,3 +296,23 @@ def test_static_load_on_a_missing_device_is_named(tmp_path: Path) -> None:
     path = StaticMemory(torch.zeros(2, 1, 2, 2), 2, 1).save(tmp_path / "s.safetensors")
     with pytest.raises(ConfigError, match=r"device must name a torch device"):
         StaticMemory.load(path, device="banana")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_static_memory_keeps_its_dtype(tmp_path: Path, dtype: torch.dtype) -> None:
+    mem = StaticMemory(torch.rand(4, 3, 2, 2).to(dtype), 2, 2, source="released")
+    back = StaticMemory.load(mem.save(tmp_path / "s.safetensors"))
+    assert back.images.dtype == dtype and torch.equal(back.images, mem.images)
+    assert (back.num_classes, back.static_per_class, back.source) == (2, 2, "released")
+
+
+@pytest.mark.parametrize("path", [None, 3, ["a.pt"]])
+def test_load_static_path_must_be_a_path(path: object) -> None:
+    with pytest.raises(ConfigError, match=r"path must be a str or os.PathLike"):
+        load_static(path, 2, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("data", ["x", torch.ones(3), [1, 2]])
+def test_distill_static_refuses_data_that_is_not_pairs(data: object) -> None:
+    with pytest.raises(ConfigError, match=r"single_frame_data"):
+        distill_static(data, 2, 1, iterations=1, progress=False)

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from temporal_condense.data.builtin import MOTIONS, SHAPES, MovingShapes, MovingShapesConfig
+from temporal_condense.data.folders import ClassFolders, class_folder_split
 from temporal_condense.data.frames import (
     IMAGE_EXTENSIONS,
     ClipConfig,
@@ -45,6 +46,7 @@ from temporal_condense.data.published import (
     read_split_csv,
     read_ssv2_annotations,
 )
+from temporal_condense.data.tensors import as_tensors, single_frames
 from temporal_condense.data.video import (
     VIDEO_EXTENSIONS,
     VideoFileDataset,
@@ -62,6 +64,7 @@ __all__ = [
     "SHAPES",
     "UCF101",
     "VIDEO_EXTENSIONS",
+    "ClassFolders",
     "ClipConfig",
     "FrameFolderDataset",
     "Kinetics400",
@@ -76,6 +79,8 @@ __all__ = [
     "VideoDataset",
     "VideoFileDataset",
     "VideoInfo",
+    "as_tensors",
+    "class_folder_split",
     "kinetics_clip_name",
     "list_frames",
     "list_videos",
@@ -89,4 +94,5 @@ __all__ = [
     "read_ssv2_annotations",
     "sample_indices",
     "select_frames",
+    "single_frames",
 ]

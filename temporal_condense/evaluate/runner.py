@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import time
@@ -10,10 +11,10 @@ from typing import Any
 
 import torch
 
-from temporal_condense._checks import check_int
+from temporal_condense._checks import check_int, config_or_arguments
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate.metrics import Metric, topk_accuracy
-from temporal_condense.evaluate.protocol import EvalConfig, _make_config, _train, predict
+from temporal_condense.evaluate.protocol import EvalConfig, _train, predict
 from temporal_condense.evaluate.result import EvalResult
 from temporal_condense.evaluate.sources import _check_label_range, _Source
 from temporal_condense.models import ModelFactory, make_model, model_name
@@ -30,7 +31,6 @@ DEFAULT_POOL: tuple[str, ...] = (
     "VideoConvNetGRU",
     "VideoConvNetLSTM",
 )
-
 
 
 def _resolve_classes(train: _Source, test: _Source, num_classes: int | None) -> int:
@@ -102,6 +102,8 @@ def evaluate(
     test_passes: int | None = None,
     crop: int = 0,
     metrics: Mapping[str, Metric] | None = None,
+    config: EvalConfig | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
 ) -> EvalResult:
     """Train ``runs`` fresh networks on ``synthetic`` and report their accuracy on ``test_data``.
 
@@ -131,6 +133,10 @@ def evaluate(
         crop: Pixels cut from every border before the network.
         metrics: Extra per-run metrics ``{name: fn(logits [N, K], labels [N]) -> float}`` computed on the test
             predictions (e.g. :func:`within_group_accuracy`), stored in ``EvalResult.metrics``.
+        config: All training/testing hyper-parameters as one :class:`EvalConfig` (``protocol``, ``epochs``,
+            ``lr``, ``batch_size``, ``test_batch_size``, ``momentum``, ``weight_decay``, ``standardize``,
+            ``test_passes``, ``crop``) instead of the separate arguments, which must then keep their defaults.
+        model_kwargs: Architecture options for a named ``model`` (e.g. ``{"net_width": 16}``).
 
     Returns:
         An :class:`EvalResult` with per-run and aggregate top-1/top-5 accuracy (percent) and time per run.
@@ -153,24 +159,30 @@ def evaluate(
     """
     runs = check_int(runs, "runs")
     seed = check_int(seed, "seed", minimum=0)
-    cfg = _make_config(
-        protocol=protocol,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        test_batch_size=test_batch_size,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        standardize=standardize,
-        test_passes=test_passes,
-        crop=crop,
-    )
+    arguments = {
+        "protocol": protocol,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "test_batch_size": test_batch_size,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "standardize": standardize,
+        "test_passes": test_passes,
+        "crop": crop,
+    }
+    cfg = config_or_arguments(EvalConfig, config, arguments, _EVALUATE_DEFAULTS, "evaluate")
     train, test, k = _sources(synthetic, test_data, num_classes, cfg.crop)
     extra = dict(metrics or {})
     for key, fn in extra.items():
         if not isinstance(key, str) or not callable(fn):
             raise ConfigError(f"metrics must map names to callables, got {key!r}: {type(fn).__name__}")
-    return _evaluate(train, test, k, model, runs, seed, cfg, progress, torch.device(device), extra)
+    return _evaluate(train, test, k, model, runs, seed, cfg, progress, torch.device(device), extra, model_kwargs)
+
+
+_EVALUATE_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(evaluate).parameters.items() if name in EvalConfig.model_fields
+}
 
 
 def _evaluate(
@@ -184,6 +196,7 @@ def _evaluate(
     progress: bool,
     device: torch.device,
     extra: dict[str, Metric],
+    model_kwargs: Mapping[str, Any] | None = None,
 ) -> EvalResult:
     shape = train.sample_shape
     frames = int(shape[0]) if len(shape) == 4 else None
@@ -210,6 +223,7 @@ def _evaluate(
                     size=size,
                     frames=frames,
                     seed=derive_seed(seed, "eval", r, "model"),
+                    model_kwargs=model_kwargs,
                 )
                 gen = torch.Generator().manual_seed(derive_seed(seed, "eval", r, "order"))
                 lrs, acc = _train(net, train, cfg, gen, device, progress, f"{name} run {r + 1}/{runs}")
@@ -277,7 +291,7 @@ def evaluate_pool(
     """
     if "model" in kwargs:
         raise ConfigError("evaluate_pool takes models=..., not model=...")
-    if isinstance(models, str) or len(models) == 0:
+    if isinstance(models, str) or not isinstance(models, Sequence) or len(models) == 0:
         raise ConfigError(f"models must be a non-empty sequence of model names, got {models!r}")
     names = [model_name(m) for m in models]
     if len(set(names)) != len(names):

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 
@@ -269,6 +269,72 @@ class ExpertBuffer:
         """Endless stream of ``(theta_start, theta_target)`` windows."""
         while True:
             yield self.sample()
+
+    # ------------------------------------------------------------------------------- resumable state
+    def state_dict(self) -> dict[str, Any]:
+        """The sampling position: generator state, file order, open file and its remaining trajectories.
+
+        Restoring it with :meth:`load_state_dict` (on a buffer built with the same arguments) continues with
+        exactly the windows an uninterrupted buffer would draw. ``"generator"`` is a ``uint8`` tensor; every
+        other value is JSON-serializable.
+
+        Example:
+            >>> import tempfile, torch
+            >>> from temporal_condense.mtt.experts import save_expert
+            >>> d = tempfile.mkdtemp()
+            >>> for k in range(3):
+            ...     _ = save_expert(f"{d}/expert_{k:05d}.safetensors", torch.rand(4, 2), param_shapes=[(2,)])
+            >>> a = ExpertBuffer(d, expert_epochs=1, max_start_epoch=2, seed=0)
+            >>> _ = a.sample(); state = a.state_dict()
+            >>> b = ExpertBuffer(d, expert_epochs=1, max_start_epoch=2, seed=0); b.load_state_dict(state)
+            >>> all(torch.equal(x, y) for x, y in zip(a.sample(), b.sample()))
+            True
+        """
+        return {
+            "generator": self.generator.get_state(),
+            "files": [str(f) for f in self.files],
+            "file_pos": self._file_pos,
+            "queue": [index for index, _ in self._queue],
+            "cycles": self.cycles,
+            "files_opened": self.files_opened,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a position saved by :meth:`state_dict` (the buffer must draw from the same files).
+
+        Raises:
+            ConfigError: The state is malformed or names other files than this buffer's.
+        """
+        try:
+            files = [Path(f) for f in state["files"]]
+            file_pos = int(state["file_pos"])
+            queue = [int(i) for i in state["queue"]]
+            generator = state["generator"]
+            cycles, opened = int(state["cycles"]), int(state["files_opened"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"state must come from ExpertBuffer.state_dict(), got a bad entry: {exc!r}") from None
+        if sorted(map(str, files)) != sorted(map(str, self.files)):
+            raise ConfigError(
+                f"state names other expert files than this buffer's: {sorted(map(str, files))[:3]}... vs "
+                f"{sorted(map(str, self.files))[:3]}..."
+            )
+        if not isinstance(generator, torch.Tensor) or generator.dtype != torch.uint8:
+            raise ConfigError(f"state['generator'] must be a uint8 tensor, got {type(generator).__name__}")
+        if not -1 <= file_pos < len(files):
+            raise ConfigError(f"state['file_pos'] must be in [-1, {len(files)}), got {file_pos}")
+        trajs: list[_Trajectory] = []
+        if queue:
+            path = files[file_pos]
+            trajs = [ExpertTrajectory(path)] if path.suffix == ".safetensors" else list(read_published_buffer(path))
+            if max(queue) >= len(trajs) or min(queue) < 0:
+                raise ConfigError(
+                    f"state['queue'] indexes trajectories {queue} of {str(path)!r}, which has {len(trajs)}"
+                )
+        self.files = files
+        self._file_pos = file_pos
+        self._queue = [(i, trajs[i]) for i in queue]
+        self.generator.set_state(generator)
+        self.cycles, self.files_opened = cycles, opened
 
     @property
     def num_files(self) -> int:

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ from temporal_condense._checks import (
     check_finite,
     check_int,
     check_tensor,
+    config_or_arguments,
     format_validation_error,
     validate_config,
 )
@@ -744,6 +746,7 @@ def train_experts(
     rank: int | None = None,
     world_size: int | None = None,
     progress: bool = True,
+    config: ExpertConfig | None = None,
 ) -> list[Path]:
     """Train expert trajectories on real data with plain SGD; resumable, reproducible, shardable.
 
@@ -781,6 +784,8 @@ def train_experts(
         rank: This process's rank (default: detected, see :mod:`temporal_condense.mtt.distributed`).
         world_size: Number of processes (default: detected).
         progress: Show tqdm progress bars.
+        config: Every hyper-parameter as one :class:`ExpertConfig` instead of the separate arguments (which
+            must then keep their defaults; ``model`` and ``num_experts`` must agree with it).
 
     Returns:
         The paths of the experts this process owns (trained now or found finished), ascending. With a
@@ -794,31 +799,37 @@ def train_experts(
         ConfigError: Invalid hyper-parameters, or ``out_dir`` holds experts of a different run.
         ShapeError: Bad data (length mismatch, labels out of range) or a diverged expert.
     """
-    check_int(num_experts, "num_experts", minimum=1)
     name = model if isinstance(model, str) else getattr(model, "__qualname__", type(model).__name__)
     if not isinstance(model, str) and not callable(model):
-        raise ConfigError(f"model must be a model name or a callable fn(seed) -> nn.Module, got {model!r}")
-    check_int(seed, "seed", minimum=0)
-    config = _validated_config(
-        model=name,
-        model_kwargs=dict(model_kwargs or {}),
-        num_experts=num_experts,
-        epochs=epochs,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        batch_size=batch_size,
-        lr_decay=lr_decay,
-        standardize=standardize,
-        seed=seed,
-    )
+        raise ConfigError(f"model must be a model name or a ModelFactory, got {model!r}")
+    arguments: dict[str, Any] = {
+        "model_kwargs": model_kwargs,
+        "epochs": epochs,
+        "lr": lr,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "batch_size": batch_size,
+        "lr_decay": lr_decay,
+        "standardize": standardize,
+        "seed": seed,
+    }
+    if config is None:
+        check_int(num_experts, "num_experts", minimum=1)
+        check_int(seed, "seed", minimum=0)
+        arguments.update(model=name, num_experts=num_experts, model_kwargs=dict(model_kwargs or {}))
+    elif isinstance(config, ExpertConfig) and (num_experts != config.num_experts or name != config.model):
+        raise ConfigError(
+            f"train_experts: model and num_experts must agree with config ({config.model!r}, {config.num_experts}), "
+            f"got {name!r} and {num_experts!r}"
+        )
+    config = config_or_arguments(ExpertConfig, config, arguments, _TRAIN_DEFAULTS, "train_experts")
     config.run_fields()  # fail now, not after the first expert, if model_kwargs is not JSON
     check_int(num_workers, "num_workers", minimum=0)
     dev = torch.device(device)
     data = _as_dataset(train_data)
     world = get_world_size() if world_size is None else check_int(world_size, "world_size", minimum=1)
     r = get_rank() if rank is None else check_int(rank, "rank", minimum=0)
-    mine = shard_indices(num_experts, rank=r, world_size=world)
+    mine = shard_indices(config.num_experts, rank=r, world_size=world)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo = [k for k in mine if not _check_existing(expert_path(out, k), config, k)]
@@ -850,3 +861,8 @@ def train_experts(
     if is_distributed():
         barrier()
     return [expert_path(out, k) for k in mine]
+
+
+_TRAIN_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(train_experts).parameters.items()
+}

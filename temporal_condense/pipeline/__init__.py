@@ -2,9 +2,9 @@
 
 One :class:`PipelineConfig` (pydantic, frozen, readable and writable as YAML) describes a whole run:
 the data, stage 1 (distill ``static_per_class`` images per class from single frames, or load them), the
-synthetic set (static-dynamic, the plain baseline, static memory only, random real videos, k-center or
-herding coresets, or the full data), stage 2 (DM, MTT or FRePo matching of the trainable parts, one
-learning rate per part) and the evaluation protocol. :func:`run_pipeline` runs it into a folder:
+synthetic set (static-dynamic, the plain baseline, static memory only, random real videos or the full
+data), stage 2 (DM or MTT matching of the trainable parts, SGD with one learning rate per part) and the
+evaluation protocol. :func:`run_pipeline` runs it into a folder:
 
 * ``config.yaml`` -- the configuration;
 * ``static_memory.safetensors`` (+ ``stage1.json``) -- the stage-1 result, reused when present;
@@ -23,7 +23,9 @@ Layout (one module per part): :mod:`~temporal_condense.pipeline.config` (the sch
 data), :mod:`~temporal_condense.pipeline.stages` (stage 1, the training set, the experts, stage 2),
 :mod:`~temporal_condense.pipeline.checkpoint` (resumable state), :mod:`~temporal_condense.pipeline.run`
 (:func:`run_pipeline`), :mod:`~temporal_condense.pipeline.report` (results, previews, tables) and
-:mod:`~temporal_condense.pipeline.quickstart` (the quickstart's command line).
+:mod:`~temporal_condense.pipeline.loggers` (metrics to TensorBoard / Weights & Biases),
+:mod:`~temporal_condense.pipeline.quickstart` (the quickstart) and :mod:`~temporal_condense.pipeline.cli` (the
+``temporal-condense`` command).
 
 Example:
     >>> cfg = PipelineConfig(name="demo", synthetic={"kind": "static_dynamic"}, distill={"method": "DM"})
@@ -39,6 +41,7 @@ from temporal_condense.pipeline.config import (
     DataSpec,
     DistillSpec,
     EvaluationSpec,
+    ExpertSpec,
     FRePoSpec,
     MTTSpec,
     PipelineConfig,
@@ -46,6 +49,7 @@ from temporal_condense.pipeline.config import (
     StaticSpec,
     SyntheticSpec,
 )
+from temporal_condense.pipeline.loggers import tensorboard_logger
 from temporal_condense.pipeline.methods import METHODS, method_config
 from temporal_condense.pipeline.report import (
     PREVIEW_KIND,
@@ -55,7 +59,7 @@ from temporal_condense.pipeline.report import (
     load_preview,
     write_table,
 )
-from temporal_condense.pipeline.run import run_pipeline
+from temporal_condense.pipeline.run import Logger, run_pipeline
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -66,7 +70,9 @@ __all__ = [
     "DataSpec",
     "DistillSpec",
     "EvaluationSpec",
+    "ExpertSpec",
     "FRePoSpec",
+    "Logger",
     "MTTSpec",
     "PipelineConfig",
     "PipelineResult",
@@ -79,5 +85,6 @@ __all__ = [
     "method_config",
     "run_pipeline",
     "save_checkpoint",
+    "tensorboard_logger",
     "write_table",
 ]

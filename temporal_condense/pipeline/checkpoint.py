@@ -11,8 +11,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from torch import nn
 
-from temporal_condense._checks import format_validation_error
-from temporal_condense.errors import ConfigError
+from temporal_condense.errors import ConfigError, format_validation_error
 from temporal_condense.io import load_artifact, read_artifact_header, save_artifact
 
 __all__ = ["CHECKPOINT_KIND", "CheckpointHeader", "load_checkpoint", "read_checkpoint_header", "save_checkpoint"]

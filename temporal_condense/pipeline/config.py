@@ -11,17 +11,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from temporal_condense._checks import format_validation_error
-from temporal_condense.errors import ConfigError
+from temporal_condense.errors import ConfigError, format_validation_error, validate_config
+from temporal_condense.evaluate import EvalConfig
 from temporal_condense.io import atomic_write
+from temporal_condense.mtt import ExpertConfig
+from temporal_condense.static import StaticConfig
 
 __all__ = [
     "DATASETS",
+    "PART_LRS",
     "DataSpec",
     "DistillSpec",
     "EvaluationSpec",
+    "ExpertSpec",
     "FRePoSpec",
     "MTTSpec",
     "PipelineConfig",
@@ -74,75 +78,105 @@ class DataSpec(_Spec):
     """Which real videos to distill and to test on.
 
     Attributes:
-        dataset: ``"MovingShapes"`` (built in, no download) or a frame-folder dataset in the published
-            layout: ``"miniUCF101"``, ``"UCF101"``, ``"HMDB51"``, ``"Kinetics400"``, ``"SSv2"``.
-        root: Dataset folder (required for every dataset except MovingShapes).
-        frames: Frames per clip (``N_real``).
-        size: ``(H, W)``.
+        dataset: ``"MovingShapes"`` (built in, no download); a frame-folder dataset in the published layout:
+            ``"miniUCF101"``, ``"UCF101"``, ``"HMDB51"``, ``"Kinetics400"``, ``"SSv2"``; ``"folder"``: any
+            class-folder layout ``root/<class>/<clip>/<frames>`` (:class:`~temporal_condense.data.ClassFolders`,
+            split by ``split_file`` or ``test_ratio``); or ``"custom"``: the ``data=`` given to
+            :func:`~temporal_condense.pipeline.run_pipeline` (your tensors or Datasets).
+        root: Dataset folder (required for the published layouts and ``"folder"``).
+        frames: Frames per clip (``N_real``); default 16 (``"custom"``: read from the data, checked if given).
+        size: ``(H, W)``; default ``(48, 48)`` (``"custom"``: read from the data, checked if given).
         train_per_class: MovingShapes clips per class in the training split (default 50).
         test_per_class: MovingShapes clips per class in the test split (default 20).
-        seed: Seed of the dataset (MovingShapes generation; frame-folder temporal sampling).
+        seed: Seed of the dataset (MovingShapes generation; frame-folder temporal sampling; ``"folder"`` split).
         options: Further :class:`~temporal_condense.data.MovingShapes` arguments (e.g. ``colour_coded``,
             ``speed``); MovingShapes only.
+        split_file: ``"folder"``: a text file of ``<class>/<clip> <train|test>`` lines.
+        test_ratio: ``"folder"`` without ``split_file``: share of every class's clips held out for testing.
     """
 
-    dataset: Literal["MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2"] = "MovingShapes"
+    dataset: Literal["MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2", "folder", "custom"] = (
+        "MovingShapes"
+    )
     root: str | None = None
-    frames: int = Field(default=16, ge=1)
-    size: tuple[int, int] = (48, 48)
+    frames: int | None = Field(default=None, ge=1)
+    size: tuple[int, int] | None = None
     train_per_class: int | None = Field(default=None, ge=1)
     test_per_class: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    split_file: str | None = None
+    test_ratio: float = Field(default=0.2, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
         if self.options and self.dataset != "MovingShapes":
             raise ValueError(f"options are MovingShapes arguments; dataset {self.dataset!r} takes none")
-        if self.dataset != "MovingShapes" and not self.root:
-            raise ValueError(f"root is required for dataset {self.dataset!r} (the folder in the published layout)")
-        if min(self.size) < 1:
+        if self.dataset not in ("MovingShapes", "custom") and not self.root:
+            raise ValueError(f"root is required for dataset {self.dataset!r} (the folder of the clips)")
+        if self.dataset == "custom" and self.root:
+            raise ValueError("root is not used with dataset 'custom' (the data comes from run_pipeline(data=...))")
+        if self.split_file is not None and self.dataset != "folder":
+            raise ValueError(f"split_file applies to dataset 'folder', got dataset {self.dataset!r}")
+        if self.size is not None and min(self.size) < 1:
             raise ValueError(f"size must be positive, got {self.size}")
         return self
 
+    @property
+    def clip_frames(self) -> int | None:
+        """Frames per clip: the given value, 16 by default, ``None`` (from the data) for ``"custom"``."""
+        return self.frames if self.frames is not None or self.dataset == "custom" else 16
 
-class StaticSpec(_Spec):
-    """Stage 1: the static memory.
+    @property
+    def clip_size(self) -> tuple[int, int] | None:
+        """``(H, W)``: the given value, ``(48, 48)`` by default, ``None`` (from the data) for ``"custom"``."""
+        return self.size if self.size is not None or self.dataset == "custom" else (48, 48)
+
+
+class StaticSpec(_Spec, StaticConfig):
+    """Stage 1: the static memory -- a :class:`~temporal_condense.static.StaticConfig` plus where it comes from.
+
+    Every :class:`~temporal_condense.static.StaticConfig` field is a key here (``iterations``, ``lr``, ``lr_net``,
+    ``momentum``, ``init``, ``model``, ``model_kwargs``, ``batch_real``, ``batch_train``, ``outer_loop``,
+    ``inner_loop``, ``metric``, ``static_per_class``) except ``num_classes`` (from the data) and ``seed``
+    (derived from the run's seed). Stage 1 receives :meth:`library_config`.
 
     Attributes:
-        method: ``"DC"`` (the paper), ``"DM"``, ``"load"`` (``path``: our artifact or a released ``.pt``) or
-            ``"none"`` (no static memory; only for synthetic sets that need none).
-        static_per_class: Images per class.
-        iterations: Distillation iterations.
-        lr: Image learning rate (``None``: the published DC 0.1 / DM 1.0).
-        init: ``"real"`` frames or ``"noise"``.
-        model: Image model name (``"ConvNet"``).
-        model_kwargs: Extra ``get_model`` options (e.g. ``{"net_width": 32}``).
-        batch_real: Real frames per class per step.
-        outer_loop: DC outer loop (``None``: the published table).
-        inner_loop: DC inner loop (``None``: the published table).
+        method: ``"dc"`` (the paper), ``"dm"``, ``"load"`` (``path``: our artifact or a released ``.pt``) or
+            ``"none"`` (no static memory; only for synthetic sets that need none). Case-insensitive.
+        static_per_class: Images per class (default 2).
         path: File to load for ``method="load"``.
     """
 
-    method: Literal["DC", "DM", "load", "none"] = "DC"
+    num_classes: int | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    seed: int | None = Field(default=None, exclude=True)  # type: ignore[assignment]
     static_per_class: int = Field(default=2, ge=1)
-    iterations: int = Field(default=1000, ge=0)
-    lr: float | None = Field(default=None, gt=0)
-    init: Literal["real", "noise"] = "real"
-    model: str = "ConvNet"
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    batch_real: int = Field(default=256, ge=1)
-    outer_loop: int | None = Field(default=None, ge=1)
-    inner_loop: int | None = Field(default=None, ge=0)
+    method: Literal["dc", "dm", "load", "none"] = "dc"  # type: ignore[assignment]
     path: str | None = None
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> StaticSpec:
+        if self.num_classes is not None:
+            raise ValueError(f"static.num_classes comes from the data; leave it unset, got {self.num_classes}")
+        if self.seed is not None:
+            raise ValueError(f"static.seed is derived from the run's seed; leave it unset, got {self.seed}")
         if self.method == "load" and not self.path:
             raise ValueError("static.path is required when static.method is 'load'")
         if self.method != "load" and self.path:
             raise ValueError(f"static.path is only used with method 'load', got method {self.method!r}")
         return self
+
+    def library_config(self, num_classes: int, seed: int) -> StaticConfig:
+        """The :class:`~temporal_condense.static.StaticConfig` of stage 1 for this data and seed."""
+        if self.method not in ("dc", "dm"):
+            raise ConfigError(f"static.method {self.method!r} distills nothing; only 'dc' and 'dm' have a config")
+        data = self.model_dump(exclude={"path", "num_classes", "seed"})
+        return validate_config(StaticConfig, {**data, "num_classes": num_classes, "seed": seed})
 
 
 SetKind = Literal["static_dynamic", "baseline", "static_only", "random_real", "full_data", "kcenter", "herding"]
@@ -186,60 +220,86 @@ class SyntheticSpec(_Spec):
     block_init: Literal["default", "identity"] = "default"
 
 
+class ExpertSpec(_Spec, ExpertConfig):
+    """The MTT experts -- an :class:`~temporal_condense.mtt.ExpertConfig` whose model is the stage-2 student.
+
+    Every :class:`~temporal_condense.mtt.ExpertConfig` field is a key here (``num_experts``, ``epochs``,
+    ``lr``, ``momentum``, ``weight_decay``, ``batch_size``, ``lr_decay``, ``standardize``) except ``model``
+    and ``model_kwargs`` (``distill.model`` and the data's geometry) and ``seed`` (derived from the run's
+    seed). Defaults are the published ``buffer.sh``: 30 experts, 50 epochs, lr 0.01, batch 256.
+    """
+
+    model: str | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    seed: int | None = Field(default=None, exclude=True)  # type: ignore[assignment]
+    num_experts: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _unset(self) -> ExpertSpec:
+        for name in ("model", "seed"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"distill.mtt.experts.{name} comes from the run; leave it unset")
+        if self.model_kwargs:
+            raise ValueError("distill.mtt.experts.model_kwargs come from distill.model_kwargs; leave them unset")
+        return self
+
+    def library_config(self, model: str, model_kwargs: dict[str, Any], seed: int) -> ExpertConfig:
+        """The :class:`~temporal_condense.mtt.ExpertConfig` for the student ``model`` and this seed."""
+        data = self.model_dump(exclude={"model", "model_kwargs", "seed"})
+        return validate_config(ExpertConfig, {**data, "model": model, "model_kwargs": model_kwargs, "seed": seed})
+
+
 class MTTSpec(_Spec):
     """Trajectory matching (stage 2 with ``method="MTT"``) and its experts.
 
     Attributes:
-        num_experts: Expert trajectories to train (published buffer.sh: 30).
-        expert_train_epochs: Epochs per expert (published: 50).
-        lr_teacher: Expert SGD learning rate and initial ``syn_lr`` (published 0.01).
+        experts: Expert training (:class:`ExpertSpec`); ``experts.lr`` is also the initial ``syn_lr``.
         syn_steps: Student steps on synthetic data per iteration.
         expert_epochs: ``M``: target snapshot is ``start + expert_epochs``.
         max_start_epoch: Start epoch drawn from ``[0, max_start_epoch)``.
         batch_syn: Synthetic minibatch (``None``: all synthetic videos).
-        expert_batch: Expert training batch size.
         train_lr: Learn ``syn_lr`` (``--train_lr``).
         lr_lr: Learning rate of ``syn_lr``.
+        min_syn_lr: ``syn_lr`` is clamped to at least this after every step when learned.
         mode: ``"unrolled"`` or ``"checkpointed"`` (same gradient, constant activation memory).
         buffer_path: Folder with existing experts: our ``expert_K.safetensors`` files or the published
             ``replay_buffer_N.pt`` files (read with ``weights_only=True``); ``None``: train them in
             ``<out_dir>/experts``.
     """
 
-    num_experts: int = Field(default=30, ge=1)
-    expert_train_epochs: int = Field(default=50, ge=1)
-    lr_teacher: float = Field(default=0.01, gt=0)
+    experts: ExpertSpec = Field(default_factory=ExpertSpec)
     syn_steps: int = Field(default=10, ge=1)
     expert_epochs: int = Field(default=1, ge=1)
     max_start_epoch: int = Field(default=10, ge=1)
     batch_syn: int | None = Field(default=None, ge=1)
-    expert_batch: int = Field(default=256, ge=1)
     train_lr: bool = False
     lr_lr: float = Field(default=1e-5, gt=0)
+    min_syn_lr: float = Field(default=1e-3, gt=0)
     mode: Literal["unrolled", "checkpointed"] = "unrolled"
     buffer_path: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> MTTSpec:
-        if self.buffer_path is None and self.max_start_epoch - 1 + self.expert_epochs > self.expert_train_epochs:
+        last = self.max_start_epoch - 1 + self.expert_epochs
+        if self.buffer_path is None and last > self.experts.epochs:
             raise ValueError(
-                f"max_start_epoch - 1 + expert_epochs ({self.max_start_epoch - 1 + self.expert_epochs}) must be "
-                f"<= expert_train_epochs ({self.expert_train_epochs}): the target snapshot must exist"
+                f"max_start_epoch - 1 + expert_epochs ({last}) must be <= experts.epochs ({self.experts.epochs}): "
+                "the target snapshot must exist"
             )
         return self
 
 
-class FRePoSpec(_Spec):
-    """FRePo matching (stage 2 with ``method="FRePo"``): kernel ridge regression on a pool of online models.
+PART_LRS: dict[str, float] = {"dynamic": 1e-4, "block": 1e-5, "static": 100.0, "videos": 100.0}
 
-    Stage 2 then uses Adam (``betas=(0.9, 0.999)``) with the per-part learning rates, decayed by a cosine to a
-    tenth of each over ``distill.iterations`` (the published ``synopt``/``synsch``), instead of SGD.
+
+class FRePoSpec(_Spec):
+    """FRePo (``distill.method: FRePo``): kernel ridge regression on a pool of online students; Adam on the set.
 
     Attributes:
-        pool_size: Online models (published ``num_nn_state`` 10).
-        max_online_updates: Updates before a model is re-initialised (published 100).
-        lr_net: Adam learning rate of the online models (published run scripts ``--lr_net 0.0001``).
-        warmup: Linear warm-up steps of the online models (published 500).
+        pool_size: Online students (published ``num_nn_state`` 10).
+        max_online_updates: Updates before a student is re-initialised (published 100).
+        lr_net: Adam learning rate of the students (published run scripts ``--lr_net 0.0001``).
+        warmup: Linear warm-up steps of the students (published 500).
         online_batch: Synthetic videos per online update (published 500).
         batch_real: Real clips per iteration, any classes (published loader batch 512).
         reg: Relative ridge ``λ`` of the KRR (published 1e-6).
@@ -247,29 +307,34 @@ class FRePoSpec(_Spec):
 
     pool_size: int = Field(default=10, ge=1)
     max_online_updates: int = Field(default=100, ge=1)
-    lr_net: float = Field(default=1e-4, gt=0)
+    lr_net: float = Field(default=1e-4, gt=0, allow_inf_nan=False)
     warmup: int = Field(default=500, ge=1)
     online_batch: int = Field(default=500, ge=1)
     batch_real: int = Field(default=512, ge=1)
-    reg: float = Field(default=1e-6, ge=0)
+    reg: float = Field(default=1e-6, ge=0, allow_inf_nan=False)
 
 
 class DistillSpec(_Spec):
     """Stage 2: matching the trainable parts of the synthetic set against real videos.
 
     Attributes:
-        method: ``"DM"``, ``"MTT"``, ``"FRePo"`` or ``"none"`` (keep the initialization).
+        method: ``"DM"``, ``"MTT"``, ``"FRePo"`` (Adam with the published cosine decay) or ``"none"`` (keep
+            the initialization).
         iterations: Outer iterations.
         model: Student network name for matching.
         model_kwargs: Extra ``get_model`` options.
-        lr_dynamic: Learning rate of the dynamic memory (static-dynamic).
-        lr_block: Learning rate of the block H (static-dynamic; published ``--lr_hal``).
-        lr_static: Learning rate of the statics when ``train_static``.
-        lr_videos: Learning rate of the baseline's videos (published ``--lr_img``).
+        lr: Learning rate of every part, keyed by the synthetic set's own part names (``"dynamic"``,
+            ``"block"``, ``"static"`` for static-dynamic, published ``--lr_dynamic``/``--lr_hal``;
+            ``"videos"`` for the baseline, published ``--lr_img``); missing names keep the defaults
+            (:data:`PART_LRS`); only the set's trainable parts are used.
         train_static: Fine-tune the statics in stage 2 (the paper keeps them frozen).
         momentum: SGD momentum (the paper: 0.95 for static-dynamic; DM/MTT baselines 0.5).
         batch_real: DM: real clips per class per iteration.
         augment: DM: siamese video augmentation (kornia, same parameters for real and synthetic).
+        segments: ``K``: temporal segments matched separately (DM through
+            :class:`~temporal_condense.SegmentedMatcher`, MTT by splitting real clips for the experts and
+            synthetic clips for the student with :class:`~temporal_condense.hooks.SegmentSplit`); the
+            student sees ``frames / K`` frames. ``1``: whole clips.
         mtt: Trajectory-matching settings.
         frepo: FRePo settings.
     """
@@ -278,38 +343,55 @@ class DistillSpec(_Spec):
     iterations: int = Field(default=5000, ge=0)
     model: str = "ConvNet3D"
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lr_dynamic: float = Field(default=1e-4, gt=0)
-    lr_block: float = Field(default=1e-5, gt=0)
-    lr_static: float = Field(default=100.0, gt=0)
-    lr_videos: float = Field(default=100.0, gt=0)
+    lr: dict[str, float] = Field(default_factory=lambda: dict(PART_LRS))
     train_static: bool = False
     momentum: float = Field(default=0.95, ge=0, lt=1)
     batch_real: int = Field(default=64, ge=1)
     augment: bool = False
+    segments: int = Field(default=1, ge=1)
     mtt: MTTSpec = Field(default_factory=MTTSpec)
     frepo: FRePoSpec = Field(default_factory=FRePoSpec)
 
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _fill_lr(cls, value: object) -> object:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(PART_LRS))
+            if unknown:
+                raise ValueError(f"distill.lr keys must be part names {sorted(PART_LRS)}, got {unknown}")
+            return {**PART_LRS, **value}
+        return value
 
-class EvaluationSpec(_Spec):
-    """Evaluation: train fresh networks on the training set, test on real clips (``tc.evaluate``).
+    @model_validator(mode="after")
+    def _check_lr(self) -> DistillSpec:
+        bad = {k: v for k, v in self.lr.items() if not (isinstance(v, (int, float)) and 0 < v < float("inf"))}
+        if bad:
+            raise ValueError(f"distill.lr values must be finite and > 0, got {bad}")
+        return self
+
+
+class EvaluationSpec(_Spec, EvalConfig):
+    """Evaluation -- an :class:`~temporal_condense.evaluate.EvalConfig` plus the network and the number of runs.
+
+    Every :class:`~temporal_condense.evaluate.EvalConfig` field is a key here (``protocol``, ``epochs``,
+    ``lr``, ``batch_size``, ``test_batch_size``, ``momentum``, ``weight_decay``, ``standardize``,
+    ``test_passes``, ``crop``); ``evaluate`` receives :meth:`library_config`.
 
     Attributes:
         model: Network name.
         model_kwargs: Extra ``get_model`` options.
         runs: Networks trained (mean +- std over them).
-        epochs: Training epochs (published: 500).
-        lr: SGD learning rate (published: 0.01).
-        batch_size: Training batch size.
-        protocol: ``"published"`` or ``"plain"`` (see :mod:`temporal_condense.evaluate`).
+        epochs: Training epochs (default the published 500).
     """
 
     model: str = "ConvNet3D"
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     runs: int = Field(default=3, ge=1)
     epochs: int = Field(default=500, ge=1)
-    lr: float = Field(default=0.01, gt=0)
-    batch_size: int = Field(default=256, ge=1)
-    protocol: Literal["published", "plain"] = "published"
+
+    def library_config(self) -> EvalConfig:
+        """The :class:`~temporal_condense.evaluate.EvalConfig` part."""
+        return validate_config(EvalConfig, self.model_dump(exclude={"model", "model_kwargs", "runs"}))
 
 
 class PipelineConfig(_Spec):
@@ -354,10 +436,11 @@ class PipelineConfig(_Spec):
                 f"synthetic.kind {kind!r} has nothing to train: distill.method must be 'none', "
                 f"got {self.distill.method!r}"
             )
-        if self.synthetic.key_frames is not None and self.synthetic.key_frames > self.data.frames:
-            raise ValueError(
-                f"synthetic.key_frames ({self.synthetic.key_frames}) must be <= data.frames ({self.data.frames})"
-            )
+        frames = self.data.clip_frames
+        if self.synthetic.key_frames is not None and frames is not None and self.synthetic.key_frames > frames:
+            raise ValueError(f"synthetic.key_frames ({self.synthetic.key_frames}) must be <= data.frames ({frames})")
+        if frames is not None and frames % self.distill.segments:
+            raise ValueError(f"data.frames ({frames}) must be divisible by distill.segments ({self.distill.segments})")
         spc_used = self.synthetic.static_per_class
         if needs_static and spc_used is not None and spc_used > self.static.static_per_class:
             raise ValueError(
@@ -391,7 +474,7 @@ class PipelineConfig(_Spec):
 
     def save_yaml(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_yaml` to ``path`` atomically."""
-        return _write_text(Path(path), self.to_yaml())
+        return write_text(Path(path), self.to_yaml())
 
     @classmethod
     def load_yaml(cls, path: str | os.PathLike[str]) -> PipelineConfig:
@@ -446,16 +529,16 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text(path: Path, text: str) -> Path:
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
     return atomic_write(path, write)
 
 
-def _write_json(path: Path, data: object) -> Path:
-    return _write_text(path, json.dumps(data, indent=2, sort_keys=True))
+def write_json(path: Path, data: object) -> Path:
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True))
 
 
-def _config_digest(cfg: PipelineConfig) -> str:
+def config_digest(cfg: PipelineConfig) -> str:
     return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """Stage 2 with FRePo: kernel ridge regression on a pool of online-trained students (the published loop).
 
 Every iteration draws one pool member, renders the whole synthetic set, computes
-:func:`~temporal_condense.losses.frepo_loss` against ``frepo.batch_real`` random real clips (any classes),
+:func:`~temporal_condense.losses.frepo_loss` (through :class:`~temporal_condense.SegmentedMatcher` when
+``distill.segments > 1``) against ``frepo.batch_real`` random real clips (any classes),
 takes one Adam step on the synthetic set (per-part learning rates, cosine-decayed to a tenth over the run),
 and trains the drawn member for one step on the updated set. The pool (students, their optimizers and
 schedules, its RNG) is stored in the stage-2 checkpoint itself, so a killed run resumes with the same
@@ -27,18 +28,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from temporal_condense import SegmentedMatcher
 from temporal_condense.errors import ConfigError, ShapeError
-from temporal_condense.losses import ModelPool, frepo_loss
+from temporal_condense.losses import FRePoMatching, ModelPool
 from temporal_condense.models import get_model
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
 from temporal_condense.pipeline.config import PipelineConfig
-from temporal_condense.pipeline.data import _Data
+from temporal_condense.pipeline.data import RealData
 from temporal_condense.pipeline.guard import stage_keys
 from temporal_condense.seeds import derive_seed
 
 logger = logging.getLogger(__name__)
 
-__all__: list[str] = []
+__all__ = ["stage2_frepo"]
 
 
 def _cosine(base: float, it: int, total: int) -> float:
@@ -47,9 +49,9 @@ def _cosine(base: float, it: int, total: int) -> float:
     return floor + (base - floor) * (1 + math.cos(math.pi * it / max(total, 1))) / 2
 
 
-def _stage2_frepo(
+def stage2_frepo(
     cfg: PipelineConfig,
-    data: _Data,
+    data: RealData,
     synset: Any,
     optimizer: torch.optim.Optimizer,
     out: Path,
@@ -63,7 +65,12 @@ def _stage2_frepo(
 
     def model_fn() -> nn.Module:
         return get_model(
-            d.model, channels=data.channels, num_classes=k, size=data.size, frames=data.frames, **d.model_kwargs
+            d.model,
+            channels=data.channels,
+            num_classes=k,
+            size=data.size,
+            frames=data.frames // d.segments,
+            **d.model_kwargs,
         )
 
     pool = ModelPool(
@@ -75,6 +82,8 @@ def _stage2_frepo(
         batch_size=f.online_batch,
         seed=derive_seed(cfg.seed, "frepo-pool"),
     )
+    # K segments (distill.segments): synthetic segment k against real segment k, one student for all of them
+    matcher = SegmentedMatcher(FRePoMatching(pool, k, reg=f.reg), segments=d.segments, interpolator=None)
     generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
     digest = stage_keys(cfg)["stage2"]
@@ -125,9 +134,7 @@ def _stage2_frepo(
                 pool.select()
                 real_idx = torch.randperm(n_train, generator=generator)[: f.batch_real]
                 videos, labels = synset(generator=generator)
-                loss = frepo_loss(
-                    pool.embed, data.train_x[real_idx], data.train_y[real_idx], videos, labels, k, reg=f.reg
-                )
+                loss = matcher(data.train_x[real_idx], videos, data.train_y[real_idx], labels)
                 if not torch.isfinite(loss):
                     raise ShapeError(f"stage-2 loss must be finite, got {float(loss)} at iteration {it}")
                 optimizer.zero_grad(set_to_none=True)

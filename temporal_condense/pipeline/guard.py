@@ -23,14 +23,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
-from temporal_condense._checks import format_validation_error
 from temporal_condense.data import MovingShapes
-from temporal_condense.errors import ConfigError, TemporalCondenseError
+from temporal_condense.errors import ConfigError, TemporalCondenseError, format_validation_error
 from temporal_condense.io import atomic_write, remove_stale_temporaries
+from temporal_condense.models import get_model
 from temporal_condense.pipeline.checkpoint import read_checkpoint_header
-from temporal_condense.pipeline.config import PipelineConfig, _config_digest
+from temporal_condense.pipeline.config import PipelineConfig, config_digest
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ LEDGER = ".temporal_condense_run.json"
 #: Every name a run writes in its folder (``experts`` is a folder of expert files).
 CLAIMED: tuple[str, ...] = (
     "config.yaml",
+    "data.json",
     "result.json",
     "stage1.json",
     "static_memory.safetensors",
@@ -97,7 +99,7 @@ def stage_keys(cfg: PipelineConfig) -> dict[str, str]:
     dump = cfg.model_dump(mode="json")
     stage1 = {"data": dump["data"], "static": dump["static"], "seed": cfg.seed}
     stage2 = {k: v for k, v in dump.items() if k not in ("name", "evaluation", "checkpoint_every")}
-    return {"stage1": _digest(stage1), "stage2": _digest(stage2), "result": _config_digest(cfg)}
+    return {"stage1": _digest(stage1), "stage2": _digest(stage2), "result": config_digest(cfg)}
 
 
 def _read_json(path: Path, model: type[BaseModel]) -> Any:
@@ -185,7 +187,7 @@ def plan_existing(cfg: PipelineConfig, out: Path) -> dict[str, bool]:
     keys = stage_keys(cfg)
     plan = {"discard_checkpoint": False}
     side, memory = out / "stage1.json", out / "static_memory.safetensors"
-    uses_stage1 = cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method in ("DC", "DM")
+    uses_stage1 = cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method in ("dc", "dm")
     if side.is_file():
         record = read_stage1_record(side)
         if uses_stage1 and memory.is_file() and record.key != keys["stage1"]:
@@ -216,24 +218,40 @@ def plan_existing(cfg: PipelineConfig, out: Path) -> dict[str, bool]:
 
 
 def check_buildable(cfg: PipelineConfig, channels: int, num_classes: int, size: tuple[int, int], frames: int) -> None:
-    """Every network the run will build can be built (names and ``model_kwargs``), on the meta device."""
-    from temporal_condense.models import get_model
+    """Every network the run will build can be built (names and ``model_kwargs``) and takes its inputs.
 
-    wanted: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
-    if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method in ("DC", "DM"):
-        wanted.append(("static", cfg.static.model, cfg.static.model_kwargs, {}))
-    if cfg.distill.method != "none" or cfg.synthetic.kind in ("kcenter", "herding"):  # coresets embed with it
-        wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, {"frames": frames}))
-    wanted.append(("evaluation", cfg.evaluation.model, cfg.evaluation.model_kwargs, {"frames": frames}))
-    for section, name, kwargs, extra in wanted:
+    Each network is built on the meta device and given one meta batch of the shape it will see (stage 1:
+    images ``[2, C, H, W]``; the student: clips of ``frames / distill.segments`` frames; evaluation: whole
+    clips), so an image model asked to evaluate videos fails here, not after stage 2. Nothing is allocated.
+    """
+    wanted: list[tuple[str, str, dict[str, Any], dict[str, Any], tuple[int, ...]]] = []
+    if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method in ("dc", "dm"):
+        wanted.append(("static", cfg.static.model, cfg.static.model_kwargs, {}, (2, channels, *size)))
+    if cfg.distill.method != "none":
+        student = frames // cfg.distill.segments
+        shape = (2, student, channels, *size)
+        wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, {"frames": student}, shape))
+    if cfg.synthetic.kind in ("kcenter", "herding"):  # the coreset's embedding network sees whole clips
+        shape = (2, frames, channels, *size)
+        wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, {"frames": frames}, shape))
+    shape = (2, frames, channels, *size)
+    wanted.append(("evaluation", cfg.evaluation.model, cfg.evaluation.model_kwargs, {"frames": frames}, shape))
+    for section, name, kwargs, extra, inputs in wanted:
         try:
-            get_model(
+            net = get_model(
                 name, channels=channels, num_classes=num_classes, size=size, seed=0, device="meta", **extra, **kwargs
             )
         except TemporalCondenseError as exc:
             raise ConfigError(f"{section}.model {name!r} with {section}.model_kwargs {kwargs}: {exc}") from None
         except TypeError as exc:
             raise ConfigError(f"{section}.model_kwargs {kwargs} do not fit model {name!r}: {exc}") from None
+        try:
+            net(torch.empty(inputs, device="meta"))
+        except (TemporalCondenseError, RuntimeError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"{section}.model {name!r} cannot take the inputs of this run, shape {list(inputs)}: {reason}"
+            ) from None
 
 
 def discard_checkpoint(out: Path) -> None:

@@ -78,19 +78,15 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
             "distill": {
                 "iterations": 150,
                 "batch_real": 8,
-                "lr_videos": 0.1,
-                # dynamic memory and block learn far slower than the baseline's pixels, as in the published
-                # scripts (DM+SD: lr_dynamic 1e-4 and lr_hal 1e-5 against lr_img 100 for DM; docs/reproduce.md)
-                "lr_dynamic": 0.01,
-                "lr_block": 0.001,
+                # learning rate per part of the synthetic sets: dynamic memory and block learn far slower than
+                # the baseline's pixels, as in the published scripts (DM+SD: lr_dynamic 1e-4 and lr_hal 1e-5
+                # against lr_img 100 for DM; docs/reproduce.md)
+                "lr": {"videos": 0.1, "dynamic": 0.01, "block": 0.001},
                 "mtt": {
-                    "num_experts": 2,
-                    "expert_train_epochs": 6,
-                    "lr_teacher": 0.01,
+                    "experts": {"num_experts": 2, "epochs": 6, "lr": 0.01, "batch_size": 16},
                     "syn_steps": 5,
                     "expert_epochs": 1,
                     "max_start_epoch": 4,
-                    "expert_batch": 16,
                     "mode": "unrolled",
                 },
                 # FRePo rows only: a small pool that resets often, so it sees young and older students in
@@ -123,7 +119,7 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
             distill={
                 "iterations": 2,
                 "batch_real": 2,
-                "mtt": {"expert_train_epochs": 2, "max_start_epoch": 1},
+                "mtt": {"experts": {"epochs": 2}, "max_start_epoch": 1},
                 "frepo": {"pool_size": 2, "batch_real": 8},
             },
             evaluation={"epochs": 1},
@@ -141,9 +137,9 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
     if method == "MTT+SD":
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
-    if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT), Adam: far smaller steps than SGD rows
-        lrs = {"lr_videos": 0.01} if method == "FRePo" else {"lr_dynamic": 0.01, "lr_block": 0.001}
-        cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2), **lrs})
+    if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
+        lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01, "block": 0.001}
+        cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2), "lr": lr})
     return cfg
 
 

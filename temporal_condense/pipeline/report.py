@@ -17,7 +17,7 @@ from torch import nn
 
 from temporal_condense.errors import ConfigError
 from temporal_condense.io import load_artifact, save_artifact
-from temporal_condense.pipeline.config import _write_json, _write_text
+from temporal_condense.pipeline.config import write_json, write_text
 
 __all__ = ["PREVIEW_KIND", "TABLE_COLUMNS", "PipelineResult", "format_table", "load_preview", "write_table"]
 
@@ -106,7 +106,7 @@ class PipelineResult:
 PREVIEW_KIND = "PipelinePreview"
 
 
-def _save_preview(train_set: Any, num_classes: int, path: Path, seed: int) -> Path:
+def save_preview(train_set: Any, num_classes: int, path: Path, seed: int) -> Path:
     """Save the first training video of every class (rendered once, without hooks) for pictures."""
     if isinstance(train_set, nn.Module):
         videos, labels = cast(Any, train_set).export(generator=torch.Generator().manual_seed(seed))
@@ -198,6 +198,6 @@ def write_table(results: Sequence[PipelineResult], out_dir: str | os.PathLike[st
     out = Path(out_dir)
     paths = {}
     for fmt, name in (("csv", "results.csv"), ("markdown", "results.md")):
-        paths[fmt] = _write_text(out / name, format_table(results, fmt))  # type: ignore[arg-type]
-    paths["json"] = _write_json(out / "results.json", [r.to_dict() for r in results])
+        paths[fmt] = write_text(out / name, format_table(results, fmt))  # type: ignore[arg-type]
+    paths["json"] = write_json(out / "results.json", [r.to_dict() for r in results])
     return paths

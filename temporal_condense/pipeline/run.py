@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import torch
 from torch import nn
 
-from temporal_condense.errors import ConfigError, ShapeError
-from temporal_condense.evaluate import EvalConfig, evaluate, group_accuracy, predict
+from temporal_condense.errors import ConfigError
+from temporal_condense.evaluate import evaluate, group_accuracy
 from temporal_condense.models import get_model
-from temporal_condense.pipeline.config import PipelineConfig, _config_digest, _write_json
-from temporal_condense.pipeline.data import _Data, _load_data
+from temporal_condense.pipeline.config import PipelineConfig, config_digest, write_json
+from temporal_condense.pipeline.data import RealData, load_data
 from temporal_condense.pipeline.guard import (
     check_buildable,
     check_folder,
@@ -24,68 +26,74 @@ from temporal_condense.pipeline.guard import (
     plan_existing,
     read_result_record,
 )
-from temporal_condense.pipeline.report import PipelineResult, _save_preview
+from temporal_condense.pipeline.report import PipelineResult, save_preview
 from temporal_condense.pipeline.stages import (
-    _build_set,
-    _make_optimizer,
-    _stage1,
-    _stage2,
     buffer_trajectories,
+    build_training_set,
     check_trajectories,
+    make_optimizer,
+    stage1,
+    stage2,
 )
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import StaticMemory
 
-__all__ = ["run_pipeline"]
+__all__ = ["Logger", "run_pipeline"]
+
+Logger = Callable[..., Any]
+"""``log(metrics: dict[str, float], step=int)``: the signature of ``wandb.log`` (see :func:`run_pipeline`)."""
 
 
-def _model_factory(name: str, kwargs: dict[str, Any], built: list[nn.Module] | None = None) -> Callable[..., nn.Module]:
-    """A factory for ``evaluate`` (keyword call) that can record the networks it builds."""
-
-    def factory(*, channels: int, num_classes: int, size: tuple[int, int], frames: int, seed: int) -> nn.Module:
-        net = get_model(name, channels=channels, num_classes=num_classes, size=size, frames=frames, seed=seed, **kwargs)
-        if built is not None:
-            built.append(net)
-        return net
-
-    factory.__name__ = name
-    factory.__qualname__ = name
-    return factory
+def _fingerprint(data: RealData) -> str:
+    """SHA-256 of the real clips and labels (a run folder must not silently mix two datasets)."""
+    digest = hashlib.sha256()
+    for t in (data.train_x, data.train_y, data.test_x, data.test_y):
+        digest.update(str((tuple(t.shape), str(t.dtype))).encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
-def _motion_accuracy(nets: Sequence[nn.Module], data: _Data, cfg: PipelineConfig) -> list[float]:
-    """Per-network accuracy among the classes that share the true class's appearance (percent)."""
-    if data.appearance is None:
-        return []
-    ev = cfg.evaluation
-    ecfg = EvalConfig(protocol=ev.protocol, epochs=ev.epochs, lr=ev.lr, batch_size=ev.batch_size)
-    out = []
-    for net in nets:
-        logits, labels = predict(net, (data.test_x, data.test_y), config=ecfg)
-        out.append(100.0 * group_accuracy(logits, labels, data.appearance))
-    return out
+def _check_data(out: Path, data: RealData) -> bool:
+    """Refuse a folder whose earlier run used other data; ``True`` when ``data.json`` must still be written."""
+    path = out / "data.json"
+    if not path.is_file():
+        return True
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{str(path)!r} must be a JSON file written by the pipeline, got: {exc}") from None
+    if previous != _fingerprint(data):
+        raise ConfigError(
+            f"out_dir {str(out)!r} holds a run on other data (fingerprint {previous!r}, this data "
+            f"{_fingerprint(data)!r}); use a new out_dir or delete the old run"
+        )
+    return False
 
 
-def _preflight(cfg: PipelineConfig, data: _Data) -> None:
+def _write_data_record(out: Path, data: RealData) -> None:
+    shapes = {"train": list(data.train_x.shape), "test": list(data.test_x.shape)}
+    write_json(out / "data.json", {"fingerprint": _fingerprint(data), **shapes})
+
+
+def _preflight(cfg: PipelineConfig, data: RealData) -> None:
     """Build, without training, everything the run will build: networks, the training set, its optimizer."""
     check_buildable(cfg, data.channels, data.num_classes, data.size, data.frames)
     memory = None
     if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method != "none":
         spc = cfg.static.static_per_class
-        images = torch.zeros(data.num_classes * spc, data.channels, *data.size)
-        memory = StaticMemory(images, data.num_classes, spc)
+        memory = StaticMemory(torch.zeros(data.num_classes * spc, data.channels, *data.size), data.num_classes, spc)
     if cfg.synthetic.kind in ("kcenter", "herding"):
         return  # a coreset is real clips: its embedding network is checked by check_buildable
-    train_set, _ = _build_set(cfg, data, memory)
+    train_set, _ = build_training_set(cfg, data, memory)
     if isinstance(train_set, nn.Module) and cfg.distill.method != "none":
-        _make_optimizer(cfg, train_set)
+        make_optimizer(cfg, train_set)
     if cfg.distill.method == "MTT" and cfg.distill.mtt.buffer_path is not None:
         student = get_model(
             cfg.distill.model,
             channels=data.channels,
             num_classes=data.num_classes,
             size=data.size,
-            frames=data.frames,
+            frames=data.frames // cfg.distill.segments,
             device="meta",
             **cfg.distill.model_kwargs,
         )
@@ -98,6 +106,8 @@ def run_pipeline(
     progress: bool = True,
     *,
     callback: Callable[[int, float], None] | None = None,
+    log: Logger | None = None,
+    data: object = None,
 ) -> PipelineResult:
     """Run stage 1 -> stage 2 -> evaluation into ``out_dir``, resuming whatever is already there.
 
@@ -115,6 +125,14 @@ def run_pipeline(
         progress: Show tqdm progress bars.
         callback: Called as ``callback(iterations_done, loss)`` after every stage-2 iteration (after the
             checkpoint of that iteration, if any).
+        log: A metrics logger called as ``log({name: value}, step=step)``: ``stage2/loss`` every stage-2
+            iteration, then ``stage1/seconds``, ``stage2/seconds``, ``eval/top1``, ``eval/top1_std``,
+            ``eval/top5`` (and ``eval/motion``) once. ``log=wandb.log`` attaches Weights & Biases;
+            :func:`~temporal_condense.pipeline.tensorboard_logger` TensorBoard. Optional dependencies.
+        data: Your own clips for ``data.dataset: custom``: ``(train, test)`` or ``{"train": ..., "test": ...}``,
+            each a ``(videos [N, T, C, H, W], labels [N])`` pair or a map-style Dataset of ``(video, label)``.
+            Stage 1's single frames are drawn from the training clips. The data's fingerprint is kept in
+            ``data.json``: resuming the folder with other data is refused.
 
     Returns:
         The :class:`PipelineResult`.
@@ -122,71 +140,98 @@ def run_pipeline(
     Raises:
         ConfigError: Invalid configuration (models, data options, cross-field rules, non-finite numbers: all
             checked before anything is written), ``out_dir`` holds files this pipeline did not write (named;
-            nothing is written), a finished stage of another configuration, or damaged records.
+            nothing is written), a finished stage of another configuration, damaged records, or a run on
+            other data.
 
     Example:
-        >>> # result = run_pipeline(PipelineConfig.load_yaml("configs/miniucf_dm_vpc1.yaml"), "runs/dm1")
-        >>> # print(f"{result.mean:.1f} +- {result.std:.1f} %")
+        >>> import tempfile, torch
+        >>> cfg = PipelineConfig(
+        ...     data={"dataset": "custom"}, static={"method": "none"}, synthetic={"kind": "random_real"},
+        ...     distill={"method": "none"},
+        ...     evaluation={"model": "VideoConvNetMean", "model_kwargs": {"net_width": 8}, "runs": 1, "epochs": 1})
+        >>> videos, labels = torch.rand(8, 4, 3, 16, 16), torch.arange(8) % 2
+        >>> res = run_pipeline(cfg, tempfile.mkdtemp(), progress=False, data=((videos, labels), (videos, labels)))
+        >>> len(res.top1)
+        1
     """
     if isinstance(config, (str, os.PathLike)):
         cfg = PipelineConfig.load_yaml(config)
-    elif isinstance(config, dict):
+    elif isinstance(config, Mapping):
         cfg = PipelineConfig.from_dict(config)
     elif isinstance(config, PipelineConfig):
         cfg = config
     else:
         raise ConfigError(f"config must be a PipelineConfig, a mapping or a YAML path, got {type(config).__name__}")
     out = Path(out_dir)
-    # Nothing is written until the whole configuration and whatever an earlier run left are validated.
+    # Nothing is written until the whole configuration, the data and whatever an earlier run left are validated.
     check_folder(out)
     plan = plan_existing(cfg, out) if out.is_dir() else {"discard_checkpoint": False}
+    real = None
+    if cfg.data.dataset == "custom":  # the caller's data: check it before a finished run is returned
+        real = load_data(cfg.data, progress, data, seed=cfg.seed)
+        _check_data(out, real)
     result_path = out / "result.json"
     if result_path.is_file():
         record = read_result_record(result_path)
-        if record.config == _config_digest(cfg):
+        if record.config == config_digest(cfg):
             try:
                 return PipelineResult.from_dict(record.result)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{str(result_path)!r} is damaged: {exc}") from None
-
-    data = _load_data(cfg.data, progress)
-    if cfg.data.dataset == "MovingShapes" and cfg.data.frames != data.frames:  # pragma: no cover - sanity
-        raise ShapeError(f"data.frames {cfg.data.frames} != generated {data.frames}")
-    _preflight(cfg, data)
+    if real is None:
+        real = load_data(cfg.data, progress, data, seed=cfg.seed)
+    new_data = _check_data(out, real)
+    _preflight(cfg, real)
 
     claim_folder(out)
     if plan["discard_checkpoint"]:
         discard_checkpoint(out)
+    if new_data:
+        _write_data_record(out, real)
     cfg.save_yaml(out / "config.yaml")
     memory, stage1_s = (None, 0.0)
     if cfg.synthetic.kind in ("static_dynamic", "static_only"):
-        memory, stage1_s = _stage1(cfg, data, out, progress)
-    train_set, storage = _build_set(cfg, data, memory)
+        memory, stage1_s = stage1(cfg, real, out, progress)
+    train_set, storage = build_training_set(cfg, real, memory)
     losses: list[float] = []
     stage2_s = experts_s = 0.0
     if isinstance(train_set, nn.Module) and cfg.distill.method != "none":
-        losses, stage2_s, experts_s = _stage2(cfg, data, train_set, out, progress, callback)
+        step_callback = callback
+        if log is not None:
+
+            def step_callback(it: int, loss: float) -> None:
+                log({"stage2/loss": loss}, step=it)
+                if callback is not None:
+                    callback(it, loss)
+
+        losses, stage2_s, experts_s = stage2(cfg, real, train_set, out, progress, step_callback)
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-    _save_preview(train_set, data.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
+    save_preview(train_set, real.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
 
     ev = cfg.evaluation
-    nets: list[nn.Module] = []
+    metrics: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {}
+    appearance = real.appearance
+    if appearance is not None:  # accuracy among the classes that share the true class's appearance
+
+        def motion(logits: torch.Tensor, labels: torch.Tensor) -> float:
+            return 100.0 * group_accuracy(logits, labels, cast(torch.Tensor, appearance))
+
+        metrics["motion"] = motion
     t0 = time.perf_counter()
     res = evaluate(
         train_set,
-        (data.test_x, data.test_y),
-        model=_model_factory(ev.model, ev.model_kwargs, nets),
+        (real.test_x, real.test_y),
+        model=ev.model,
+        model_kwargs=ev.model_kwargs,
         runs=ev.runs,
-        epochs=ev.epochs,
-        lr=ev.lr,
-        batch_size=ev.batch_size,
         seed=derive_seed(cfg.seed, "eval"),
-        protocol=ev.protocol,
         progress=progress,
-        num_classes=data.num_classes,
+        num_classes=real.num_classes,
+        config=ev.library_config(),
+        metrics=metrics,
     )
-    motion = _motion_accuracy(nets, data, cfg)
+    motion_acc = list(res.metrics.get("motion", ()))
     eval_s = time.perf_counter() - t0
     result = PipelineResult(
         name=cfg.name,
@@ -194,7 +239,7 @@ def run_pipeline(
         method=cfg.distill.method,
         top1=list(res.top1),
         top5=list(res.top5),
-        motion=motion,
+        motion=motion_acc,
         storage_bytes=int(storage),
         stage1_seconds=stage1_s,
         stage2_seconds=stage2_s,
@@ -204,5 +249,16 @@ def run_pipeline(
         losses=losses,
         out_dir=str(out),
     )
-    _write_json(result_path, {"config": _config_digest(cfg), "result": result.to_dict()})
+    write_json(result_path, {"config": config_digest(cfg), "result": result.to_dict()})
+    if log is not None:
+        summary = {
+            "stage1/seconds": stage1_s,
+            "stage2/seconds": stage2_s,
+            "eval/top1": result.mean,
+            "eval/top1_std": result.std,
+            "eval/top5": sum(result.top5) / len(result.top5),
+        }
+        if result.motion:
+            summary["eval/motion"] = result.motion_mean
+        log(summary, step=len(losses))
     return result

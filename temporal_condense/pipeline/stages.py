@@ -1,4 +1,12 @@
-"""The stages of a run: stage 1 (static memory), the training set, the experts and stage 2."""
+"""The stages of a run: stage 1 (static memory), the training set, the experts and stage 2.
+
+Each stage receives the library's own config objects (``StaticSpec.library_config()``,
+``ExpertSpec.library_config()``) and composes the library's public pieces only: ``distill_static``,
+``DynamicMemoryBlock``/``SyntheticVideos`` with their per-part learning rates, ``train_experts`` and
+``ExpertBuffer`` (whose ``state_dict`` makes resume exact), ``dm_loss`` through ``SegmentedMatcher``,
+``trajectory_matching_loss`` with the ``BatchStandardize``/``SegmentSplit`` render hooks and
+``clamp_after_step``.
+"""
 
 from __future__ import annotations
 
@@ -10,37 +18,49 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
+from temporal_condense import DynamicMemoryBlock, SegmentedMatcher, SyntheticVideos
 from temporal_condense.coreset import select_coreset
-from temporal_condense.dynamic_memory import DynamicMemoryBlock
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
-from temporal_condense.hooks import BatchStandardize, VideoAugmentation
+from temporal_condense.hooks import BatchStandardize, SegmentSplit, VideoAugmentation
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
-from temporal_condense.mtt.experts import (
-    ExpertTrajectory,
-    expert_files,
-    published_files,
-    read_published_buffer,
+from temporal_condense.mtt import (
+    ExpertBuffer,
+    FlatStudent,
+    clamp_after_step,
+    make_syn_lr,
     train_experts,
+    trajectory_matching_loss,
 )
-from temporal_condense.mtt.matching import make_syn_lr, trajectory_matching_loss
-from temporal_condense.mtt.student import FlatStudent
+from temporal_condense.mtt.experts import ExpertTrajectory, expert_files, published_files, read_published_buffer
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
-from temporal_condense.pipeline.config import PipelineConfig, _write_json
-from temporal_condense.pipeline.data import _Data
-from temporal_condense.pipeline.frepo import _stage2_frepo
+from temporal_condense.pipeline.config import PipelineConfig, write_json
+from temporal_condense.pipeline.data import RealData
+from temporal_condense.pipeline.frepo import stage2_frepo
 from temporal_condense.pipeline.guard import read_stage1_record, stage_keys
 from temporal_condense.seeds import derive_seed
-from temporal_condense.static import distill_static, load_static
-from temporal_condense.synthetic import SyntheticVideos
+from temporal_condense.static import StaticMemory, distill_static, load_static
+
+__all__ = [
+    "buffer_trajectories",
+    "build_training_set",
+    "check_trajectories",
+    "experts",
+    "make_optimizer",
+    "stage1",
+    "stage2",
+]
 
 logger = logging.getLogger(__name__)
 
+Callback = Callable[[int, float], None]
 
-def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[Any, float]:
+
+def stage1(cfg: PipelineConfig, data: RealData, out: Path, progress: bool) -> tuple[StaticMemory, float]:
     """The static memory (distilled, reused from ``out`` or loaded) and the stage-1 seconds."""
     spec = cfg.static
     if spec.method == "load":
@@ -56,36 +76,22 @@ def _stage1(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tupl
             logger.info("stage 1: reusing %s", path)
             return load_static(path, data.num_classes, spec.static_per_class), record.seconds
     start = time.perf_counter()
-    memory = distill_static(
-        data.train_set.single_frame(),
-        data.num_classes,
-        spec.static_per_class,
-        method=spec.method.lower(),
-        iterations=spec.iterations,
-        lr=spec.lr,
-        init=spec.init,
-        model=spec.model,
-        seed=derive_seed(cfg.seed, "stage1"),
-        progress=progress,
-        batch_real=spec.batch_real,
-        outer_loop=spec.outer_loop,
-        inner_loop=spec.inner_loop,
-        model_kwargs=spec.model_kwargs,
-    )
+    config = spec.library_config(data.num_classes, derive_seed(cfg.seed, "stage1"))
+    memory = distill_static(data.frames_view, config=config, progress=progress)
     seconds = time.perf_counter() - start
     memory.save(path)
-    _write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed, "key": key})
+    write_json(side, {"seconds": seconds, "static": spec.model_dump(mode="json"), "seed": cfg.seed, "key": key})
     return memory, seconds
 
 
-def _real_key_frames(data: _Data, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
+def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
     """``per_class`` random real clips per class (class-major), reduced to ``key_frames`` evenly spaced frames."""
     videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=data.num_classes)
     idx = torch.linspace(0, data.frames - 1, key_frames).round().long()
     return videos[:, idx].contiguous()
 
 
-def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]:
+def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tuple[Any, int]:
     """The training set (a synthetic set module or a ``(videos, labels)`` pair) and its storage in bytes."""
     syn = cfg.synthetic
     k, frames = data.num_classes, data.frames
@@ -114,7 +120,7 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
     if syn.kind == "baseline":
         n_syn = syn.key_frames or frames
         init = (
-            _real_key_frames(data, syn.videos_per_class, n_syn, derive_seed(cfg.seed, "init"))
+            real_key_frames(data, syn.videos_per_class, n_syn, derive_seed(cfg.seed, "init"))
             if syn.init == "real"
             else None
         )
@@ -155,6 +161,32 @@ def _build_set(cfg: PipelineConfig, data: _Data, memory: Any) -> tuple[Any, int]
     return synset_sd, int(synset_sd.storage_bytes())
 
 
+def make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimizer, torch.Tensor | None]:
+    """The stage-2 optimizer over the set's trainable parts (``distill.lr`` by part name) and MTT's ``syn_lr``.
+
+    A learned ``syn_lr`` is kept at least ``distill.mtt.min_syn_lr`` by ``clamp_after_step``.
+    """
+    d = cfg.distill
+    parts = [group["name"] for group in synset.param_groups()]  # the set's trainable parts
+    if d.method == "FRePo":  # Adam, as the published FRePo loop (synopt)
+        lrs = {f"lr_{part}": d.lr[part] for part in parts}
+        return synset.optimizer(torch.optim.Adam, momentum=None, betas=(0.9, 0.999), **lrs), None
+    syn_lr = make_syn_lr(d.mtt.experts.lr) if d.method == "MTT" else None
+    learn_lr = syn_lr is not None and d.mtt.train_lr
+    if syn_lr is not None and not learn_lr:
+        syn_lr.requires_grad_(False)
+    optimizer = synset.optimizer(
+        momentum=d.momentum,
+        syn_lr=syn_lr if learn_lr else None,
+        lr_lr=d.mtt.lr_lr,
+        **{f"lr_{part}": d.lr[part] for part in parts},
+    )
+    if learn_lr:
+        assert syn_lr is not None
+        clamp_after_step(optimizer, syn_lr, min=d.mtt.min_syn_lr)
+    return optimizer, syn_lr
+
+
 def buffer_trajectories(cfg: PipelineConfig) -> list[Any]:
     """The trajectories in ``distill.mtt.buffer_path``: our expert files, else published ``replay_buffer_N.pt``.
 
@@ -192,83 +224,82 @@ def check_trajectories(cfg: PipelineConfig, trajectories: list[Any], num_params:
             )
 
 
-def _make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimizer, torch.Tensor | None]:
-    """The stage-2 optimizer over the set's trainable parts (and MTT's ``syn_lr``)."""
-    d = cfg.distill
-    lrs: dict[str, float]
-    if cfg.synthetic.kind == "baseline":
-        lrs = {"lr_videos": d.lr_videos}
-    else:
-        lrs = {"lr_dynamic": d.lr_dynamic, "lr_block": d.lr_block}
-        if d.train_static:
-            lrs["lr_static"] = d.lr_static
-    if d.method == "FRePo":  # Adam, as the published FRePo loop (synopt)
-        return synset.optimizer(torch.optim.Adam, momentum=None, betas=(0.9, 0.999), **lrs), None
-    syn_lr = make_syn_lr(d.mtt.lr_teacher) if d.method == "MTT" else None
-    if syn_lr is not None and not d.mtt.train_lr:
-        syn_lr.requires_grad_(False)
-    optimizer = synset.optimizer(
-        momentum=d.momentum,
-        syn_lr=syn_lr if (syn_lr is not None and d.mtt.train_lr) else None,
-        lr_lr=d.mtt.lr_lr,
-        **lrs,
-    )
-    return optimizer, syn_lr
-
-
-def _experts(cfg: PipelineConfig, data: _Data, out: Path, progress: bool) -> tuple[list[Any], float]:
-    m = cfg.distill.mtt
-    start = time.perf_counter()
+def experts(cfg: PipelineConfig, data: RealData, out: Path, progress: bool) -> tuple[Path, float]:
+    """The folder of the MTT experts (trained into ``out/experts`` unless ``buffer_path``) and the seconds spent."""
+    m, d = cfg.distill.mtt, cfg.distill
     if m.buffer_path is not None:
-        return buffer_trajectories(cfg), 0.0
-    else:
-        folder = out / "experts"
-        files = train_experts(
-            cfg.distill.model,
-            (data.train_x, data.train_y),
-            m.num_experts,
-            out_dir=folder,
-            epochs=m.expert_train_epochs,
-            lr=m.lr_teacher,
-            batch_size=m.expert_batch,
-            seed=derive_seed(cfg.seed, "experts"),
-            model_kwargs={
-                "channels": data.channels,
-                "num_classes": data.num_classes,
-                "size": list(data.size),
-                "frames": data.frames,
-                **cfg.distill.model_kwargs,
-            },
-            progress=progress,
-        )
-        seconds = time.perf_counter() - start
-    return [ExpertTrajectory(f) for f in files], seconds
+        return Path(m.buffer_path), 0.0
+    start = time.perf_counter()
+    folder = out / "experts"
+    real: tuple[torch.Tensor, torch.Tensor] = (data.train_x, data.train_y)
+    if d.segments > 1:  # experts learn on real segments of the length the student will see
+        real = SegmentSplit(d.segments)(*real)
+    geometry = {
+        "channels": data.channels,
+        "num_classes": data.num_classes,
+        "size": list(data.size),
+        "frames": data.frames // d.segments,
+        **d.model_kwargs,
+    }
+    config = m.experts.library_config(d.model, geometry, derive_seed(cfg.seed, "experts"))
+    train_experts(config.model, real, config.num_experts, out_dir=folder, config=config, progress=progress)
+    return folder, time.perf_counter() - start
 
 
-def _stage2(
+def _student(cfg: PipelineConfig, data: RealData, it: int) -> nn.Module:
+    d = cfg.distill
+    return get_model(
+        d.model,
+        channels=data.channels,
+        num_classes=data.num_classes,
+        size=data.size,
+        frames=data.frames // d.segments,
+        seed=derive_seed(cfg.seed, "student", it),
+        **d.model_kwargs,
+    )
+
+
+def _dm_segment(
+    real: torch.Tensor,
+    syn: torch.Tensor,
+    embed: Callable[[torch.Tensor], torch.Tensor],
+    real_labels: torch.Tensor,
+    syn_labels: torch.Tensor,
+    num_classes: int,
+    augment: VideoAugmentation | None,
+) -> torch.Tensor:
+    """DM on one temporal segment (the loss ``SegmentedMatcher`` applies per segment)."""
+    return dm_loss(embed, real, real_labels, syn, syn_labels, num_classes, augment=augment)
+
+
+def stage2(
     cfg: PipelineConfig,
-    data: _Data,
+    data: RealData,
     synset: Any,
     out: Path,
     progress: bool,
-    callback: Callable[[int, float], None] | None,
+    callback: Callback | None,
 ) -> tuple[list[float], float, float]:
     """Train the synthetic set; returns ``(losses, stage-2 seconds, expert seconds)``."""
     d = cfg.distill
     k = data.num_classes
-    optimizer, syn_lr = _make_optimizer(cfg, synset)
+    optimizer, syn_lr = make_optimizer(cfg, synset)
     if d.method == "FRePo":
-        return _stage2_frepo(cfg, data, synset, optimizer, out, progress, callback)
-    experts: list[Any] = []
+        return stage2_frepo(cfg, data, synset, optimizer, out, progress, callback)
+    buffer: ExpertBuffer | None = None
     expert_seconds = 0.0
     if d.method == "MTT":
-        experts, expert_seconds = _experts(cfg, data, out, progress)
+        folder, expert_seconds = experts(cfg, data, out, progress)
+        buffer = ExpertBuffer(
+            folder,
+            expert_epochs=d.mtt.expert_epochs,
+            max_start_epoch=d.mtt.max_start_epoch,
+            seed=derive_seed(cfg.seed, "expert_buffer"),
+        )
 
     members = [(data.train_y == c).nonzero().flatten() for c in range(k)]
-    augment = None
-    if d.augment:
-        augment = VideoAugmentation(siamese=True)
-
+    matcher = SegmentedMatcher(_dm_segment, segments=d.segments, interpolator=None)
+    augment = VideoAugmentation(siamese=True) if d.augment else None
     generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "stage2"))
     ckpt = out / "checkpoint.safetensors"
     digest = stage_keys(cfg)["stage2"]
@@ -293,15 +324,27 @@ def _stage2(
                 if syn_lr is not None and "syn_lr" in state["extra"]:
                     with torch.no_grad():
                         syn_lr.copy_(state["extra"]["syn_lr"])
+                if buffer is not None:
+                    buffer.load_state_dict(
+                        {**state["meta"]["expert_buffer"], "generator": state["extra"]["expert_buffer"]}
+                    )
                 logger.info("stage 2: resumed %s at iteration %d", ckpt, start_it)
-            hook = synset.register_render_hook(BatchStandardize()) if d.method == "MTT" else None
+            hooks = []
+            if d.method == "MTT":
+                hooks.append(synset.register_render_hook(BatchStandardize()))
+                if d.segments > 1:
+                    hooks.append(synset.register_render_hook(SegmentSplit(d.segments)))
             t0 = time.perf_counter()
 
             def checkpoint(it: int) -> None:
                 extra = {"losses": torch.tensor(losses, dtype=torch.float64)}
+                meta: dict[str, Any] = {"config": digest, "seconds": elapsed + time.perf_counter() - t0}
                 if syn_lr is not None:
                     extra["syn_lr"] = syn_lr.detach()
-                meta = {"config": digest, "seconds": elapsed + time.perf_counter() - t0}
+                if buffer is not None:
+                    position = buffer.state_dict()
+                    extra["expert_buffer"] = position.pop("generator")
+                    meta["expert_buffer"] = position
                 save_checkpoint(
                     ckpt, iteration=it, module=synset, optimizer=optimizer, generator=generator, extra=extra, meta=meta
                 )
@@ -314,16 +357,7 @@ def _stage2(
                 desc=f"{cfg.name} stage 2 ({d.method})",
             )
             for it in bar:
-                net_seed = derive_seed(cfg.seed, "student", it)
-                net = get_model(
-                    d.model,
-                    channels=data.channels,
-                    num_classes=k,
-                    size=data.size,
-                    frames=data.frames,
-                    seed=net_seed,
-                    **d.model_kwargs,
-                )
+                net = _student(cfg, data, it)
                 if d.method == "DM":
                     net.train()
                     for p in net.parameters():
@@ -332,23 +366,13 @@ def _stage2(
                         [m[torch.randperm(m.numel(), generator=generator)[: d.batch_real]] for m in members]
                     )
                     videos, labels = synset(generator=generator)
-                    loss = dm_loss(
-                        cast(Callable[[torch.Tensor], torch.Tensor], net.embed),
-                        data.train_x[real_idx],
-                        data.train_y[real_idx],
-                        videos,
-                        labels,
-                        k,
-                        augment=augment,
-                    )
+                    embed = cast(Callable[[torch.Tensor], torch.Tensor], net.embed)
+                    loss = matcher(data.train_x[real_idx], videos, embed, data.train_y[real_idx], labels, k, augment)
                 else:
-                    e = int(torch.randint(len(experts), (1,), generator=generator))
-                    s = int(torch.randint(d.mtt.max_start_epoch, (1,), generator=generator))
-                    theta0 = experts[e].snapshot(s)
-                    target = experts[e].snapshot(s + d.mtt.expert_epochs)
+                    assert buffer is not None and syn_lr is not None
+                    theta0, target = buffer.sample()
                     student = FlatStudent(net)
                     student.train()
-                    assert syn_lr is not None
                     loss = trajectory_matching_loss(
                         student,
                         synset,
@@ -365,9 +389,6 @@ def _stage2(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if syn_lr is not None and d.mtt.train_lr:
-                    with torch.no_grad():
-                        syn_lr.clamp_(min=1e-3)
                 losses.append(float(loss.detach()))
                 bar.set_postfix(loss=f"{losses[-1]:.4g}")
                 if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == d.iterations:
@@ -375,7 +396,7 @@ def _stage2(
                 if callback is not None:
                     callback(it + 1, losses[-1])
             bar.close()
-            if hook is not None:
+            for hook in hooks:
                 hook.remove()
             seconds = elapsed + time.perf_counter() - t0
         finally:
