@@ -320,13 +320,13 @@ def test_train_errors(tmp_path, data, kwargs, exc, match):
 def test_train_data_errors(tmp_path, data):
     x, y = data
     common = {"out_dir": tmp_path, "epochs": 1, "progress": False}
-    with pytest.raises(ShapeError, match="same length, got 12 and 11"):
+    with pytest.raises(ShapeError, match="same length, got 12 videos and 11 labels"):
         train_experts(tiny, (x, y[:11]), 1, **common)  # type: ignore[arg-type]
     with pytest.raises(ShapeError, match=r"labels must be in \[0, 3\).*got range \[3, 5\]"):
         train_experts(tiny, (x, y + 3), 1, **common)  # type: ignore[arg-type]
-    with pytest.raises(ShapeError, match=r"labels\) must be an integer tensor, got torch.float32"):
+    with pytest.raises(ShapeError, match=r"train_data labels must have an integer dtype, got torch.float32"):
         train_experts(tiny, (x, y.float()), 1, **common)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"train_data must be a torch Dataset or a .* got str"):
+    with pytest.raises(ShapeError, match=r"train_data must be a \(videos, labels\) tensor pair, .* got str"):
         train_experts(tiny, "videos", 1, **common)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"model factory must return an nn\.Module, got int"):
         train_experts(lambda **_: 3, data, 1, **common)  # type: ignore[arg-type,return-value]

@@ -46,6 +46,7 @@ from temporal_condense.data.published import (
     read_split_csv,
     read_ssv2_annotations,
 )
+from temporal_condense.data.source import VideoSource
 from temporal_condense.data.tensors import as_tensors, single_frames
 from temporal_condense.data.video import (
     VIDEO_EXTENSIONS,
@@ -79,6 +80,7 @@ __all__ = [
     "VideoDataset",
     "VideoFileDataset",
     "VideoInfo",
+    "VideoSource",
     "as_tensors",
     "class_folder_split",
     "kinetics_clip_name",

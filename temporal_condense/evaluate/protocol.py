@@ -11,7 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from temporal_condense._checks import validate_config
-from temporal_condense.evaluate.sources import _check_label_range, _Source
+from temporal_condense.data.source import VideoSource, check_label_range
 from temporal_condense.hooks import standardize_batch
 
 __all__ = ["PROTOCOLS", "EvalConfig", "lr_schedule", "predict", "standardize_batch", "train_network"]
@@ -162,13 +162,13 @@ def train_network(
         [0.01, 0.001]
     """
     cfg = config if config is not None else EvalConfig()
-    source = train_data if isinstance(train_data, _Source) else _Source(train_data, "train_data")
+    source = train_data if isinstance(train_data, VideoSource) else VideoSource(train_data, "train_data")
     return _train(net, source, cfg, generator, torch.device(device), progress, desc)
 
 
 def _train(
     net: nn.Module,
-    source: _Source,
+    source: VideoSource,
     cfg: EvalConfig,
     generator: torch.Generator | None,
     device: torch.device,
@@ -205,7 +205,7 @@ def _train(
             for idx in order.split(cfg.batch_size):
                 x, y = source.batch(idx)
                 if source.declared_classes is not None:
-                    _check_label_range(y, source.declared_classes, source.name)
+                    check_label_range(y, source.declared_classes, source.name)
                 x = _prepare(x, cfg, dtype, device)
                 y = y.to(device)
                 out = net(x)
@@ -253,7 +253,7 @@ def predict(
         (5, 3)
     """
     cfg = config if config is not None else EvalConfig()
-    source = data if isinstance(data, _Source) else _Source(data, "test_data")
+    source = data if isinstance(data, VideoSource) else VideoSource(data, "test_data")
     n_pass = passes if passes is not None else cfg.passes_for(source.is_dataset)
     dev = torch.device(device)
     net.to(dev)

@@ -12,11 +12,11 @@ from typing import Any
 import torch
 
 from temporal_condense._checks import check_int, config_or_arguments
+from temporal_condense.data.source import VideoSource, check_label_range
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate.metrics import Metric, topk_accuracy
 from temporal_condense.evaluate.protocol import EvalConfig, _train, predict
 from temporal_condense.evaluate.result import EvalResult
-from temporal_condense.evaluate.sources import _check_label_range, _Source
 from temporal_condense.models import ModelFactory, make_model, model_name
 from temporal_condense.seeds import derive_seed
 
@@ -33,7 +33,7 @@ DEFAULT_POOL: tuple[str, ...] = (
 )
 
 
-def _resolve_classes(train: _Source, test: _Source, num_classes: int | None) -> int:
+def _resolve_classes(train: VideoSource, test: VideoSource, num_classes: int | None) -> int:
     if num_classes is not None:
         return check_int(num_classes, "num_classes")
     for src in (train, test):
@@ -53,9 +53,11 @@ def _fork_devices(device: torch.device) -> list[int]:
     return []
 
 
-def _sources(synthetic: object, test_data: object, num_classes: int | None, crop: int) -> tuple[_Source, _Source, int]:
-    train = synthetic if isinstance(synthetic, _Source) else _Source(synthetic, "synthetic")
-    test = test_data if isinstance(test_data, _Source) else _Source(test_data, "test_data")
+def _sources(
+    synthetic: object, test_data: object, num_classes: int | None, crop: int
+) -> tuple[VideoSource, VideoSource, int]:
+    train = synthetic if isinstance(synthetic, VideoSource) else VideoSource(synthetic, "synthetic")
+    test = test_data if isinstance(test_data, VideoSource) else VideoSource(test_data, "test_data")
     k = _resolve_classes(train, test, num_classes)
     train.declared_classes = k
     test.declared_classes = k
@@ -66,7 +68,7 @@ def _sources(synthetic: object, test_data: object, num_classes: int | None, crop
         )
     for src in (train, test):
         if src.labels is not None:
-            _check_label_range(src.labels, k, src.name)
+            check_label_range(src.labels, k, src.name)
     if train.labels is not None:
         counts = torch.bincount(train.labels, minlength=k)
         empty = (counts == 0).nonzero().flatten().tolist()
@@ -186,8 +188,8 @@ _EVALUATE_DEFAULTS: dict[str, Any] = {
 
 
 def _evaluate(
-    train: _Source,
-    test: _Source,
+    train: VideoSource,
+    test: VideoSource,
     num_classes: int,
     model: str | ModelFactory,
     runs: int,
@@ -230,7 +232,7 @@ def _evaluate(
                 logits, labels = predict(net, test, config=cfg, device=device)
         finally:
             random.setstate(py_state)
-        _check_label_range(labels, num_classes, test.name)
+        check_label_range(labels, num_classes, test.name)
         if logits.shape[1] != num_classes:
             raise ConfigError(
                 f"model {name!r} returned {logits.shape[1]} logits per sample, expected num_classes={num_classes}"

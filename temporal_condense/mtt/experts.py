@@ -59,6 +59,7 @@ from temporal_condense._checks import (
     format_validation_error,
     validate_config,
 )
+from temporal_condense.data.source import VideoSource
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.hooks import standardize_batch
 from temporal_condense.io import read_artifact_header, save_artifact
@@ -555,30 +556,12 @@ def convert_published_buffer(
 
 # ------------------------------------------------------------------------------------------ training
 def _as_dataset(train_data: object) -> tuple[Dataset | None, torch.Tensor | None, torch.Tensor | None, int]:
-    if isinstance(train_data, tuple | list) and len(train_data) == 2:
-        x, y = train_data
-        x = check_tensor(x, "train_data[0] (inputs)", floating=True)
-        y = check_tensor(y, "train_data[1] (labels)", ndim=1)
-        if y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise ShapeError(f"train_data[1] (labels) must be an integer tensor, got {y.dtype}")
-        if x.shape[0] != y.shape[0]:
-            raise ShapeError(
-                f"train_data inputs and labels must have the same length, got {x.shape[0]} and {y.shape[0]}"
-            )
-        if x.shape[0] == 0:
-            raise ShapeError("train_data must not be empty, got 0 samples")
-        return None, x, y.long(), int(x.shape[0])
-    if isinstance(train_data, Dataset):
-        try:
-            n = len(train_data)  # type: ignore[arg-type]
-        except TypeError as exc:
-            raise ConfigError("train_data must be a sized Dataset (with __len__)") from exc
-        if n == 0:
-            raise ShapeError("train_data must not be empty, got 0 samples")
-        return train_data, None, None, int(n)
-    raise ConfigError(
-        f"train_data must be a torch Dataset or a (inputs, labels) tuple of tensors, got {type(train_data).__name__}"
-    )
+    """``(dataset, inputs, labels, n)``: the training data read through the one source adapter."""
+    source = VideoSource(train_data, "train_data")
+    if source.tensors is not None:
+        x, y = source.tensors
+        return None, x, y, source.length
+    return source.dataset, None, None, source.length
 
 
 def _geometry(

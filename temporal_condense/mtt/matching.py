@@ -170,8 +170,12 @@ def clamp_after_step(
 
 
 # -------------------------------------------------------------------------------------- synthetic set
-class _Source:
-    """Uniform view of a synthetic set: ``len``, trainable tensors, and ``render(indices, generator)``."""
+class _Renderer:
+    """What the student trains on: ``len``, trainable tensors and a differentiable ``render(indices, generator)``.
+
+    Not a data source (see :class:`~temporal_condense.data.VideoSource` for reading data): it renders a synthetic
+    set WITH its graph, so the matching loss reaches the set's parameters.
+    """
 
     def __init__(self, synset: object) -> None:
         if isinstance(synset, nn.Module):
@@ -249,7 +253,7 @@ class _Inner:
     def __init__(
         self,
         student: FlatStudent,
-        source: _Source,
+        source: _Renderer,
         criterion: Criterion,
         plan: _Plan,
         start: torch.Tensor,
@@ -389,7 +393,7 @@ class TrajectoryMatcher:
         self.student = student
         self.synset = synset
         self.criterion = criterion
-        self._source = _Source(synset)
+        self._source = _Renderer(synset)
 
     def _flat(self, params: object, name: str) -> torch.Tensor:
         if isinstance(params, torch.Tensor):
