@@ -89,6 +89,16 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
                     "max_start_epoch": 4,
                     "mode": "unrolled",
                 },
+                # FRePo rows only: a small pool that resets often, so it sees young and older students in
+                # a 75-iteration run (published: 10 models, 100 updates, 500 warm-up steps, 512 real clips)
+                "frepo": {
+                    "pool_size": 4,
+                    "max_online_updates": 20,
+                    "lr_net": 0.001,
+                    "warmup": 10,
+                    "online_batch": 100,
+                    "batch_real": 96,
+                },
                 **VIDEO_MODEL,
             },
             "evaluation": {
@@ -106,7 +116,12 @@ def base_config(seed: int = 0, fast: bool = False) -> PipelineConfig:
         cfg = cfg.replace(
             data={"frames": 4, "size": (16, 16), "train_per_class": 2, "test_per_class": 2},
             static={"iterations": 2, "batch_real": 2},
-            distill={"iterations": 2, "batch_real": 2, "mtt": {"experts": {"epochs": 2}, "max_start_epoch": 1}},
+            distill={
+                "iterations": 2,
+                "batch_real": 2,
+                "mtt": {"experts": {"epochs": 2}, "max_start_epoch": 1},
+                "frepo": {"pool_size": 2, "batch_real": 8},
+            },
             evaluation={"epochs": 1},
             checkpoint_every=1,
         )
@@ -122,6 +137,9 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
     if method == "MTT+SD":
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
+    if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
+        lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01, "block": 0.001}
+        cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2), "lr": lr})
     return cfg
 
 
