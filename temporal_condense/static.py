@@ -63,7 +63,8 @@ from temporal_condense._checks import (
 )
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.io import load_artifact, save_artifact
-from temporal_condense.losses import _as_siamese, dc_class_loss, dm_loss
+from temporal_condense.losses import dc_class_loss, dm_loss
+from temporal_condense.losses.siamese import _as_siamese
 from temporal_condense.models.factory import ModelFactory, make_model
 
 __all__ = [

@@ -31,7 +31,9 @@ def _tiny_yaml(tmp_path: Path) -> Path:
 
 def test_shipped_configs_are_package_data() -> None:
     names = shipped_configs()
-    assert len(names) == 32 and "miniucf_dm_sd_vpc1" in names
+    in_repo = sorted(p.stem for p in (REPO / "temporal_condense" / "configs").glob("*.yaml"))
+    assert names == in_repo and len(names) == 40 and "miniucf_dm_sd_vpc1" in names
+    assert {"miniucf_frepo_sd_vpc1", "hmdb51_coreset_herding_vpc1"} <= set(names)
     for name in names:  # every shipped config parses, by name
         PipelineConfig.load_yaml(config_path(name))
     assert config_path("ssv2_mtt_baseline_vpc5.yaml").name == "ssv2_mtt_baseline_vpc5.yaml"
@@ -81,7 +83,7 @@ def test_wheel_installs_and_runs_the_quickstart(tmp_path: Path) -> None:
     wheel = next(dist.glob("temporal_condense-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "temporal_condense/configs/miniucf_dm_sd_vpc1.yaml" in names
-    assert sum(n.startswith("temporal_condense/configs/") for n in names) == 32
+    assert sum(n.startswith("temporal_condense/configs/") for n in names) == 40
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python, script = venv / "bin" / "python", venv / "bin" / "temporal-condense"

@@ -151,7 +151,7 @@ def test_published_configs_parse() -> None:
     assert len(files) >= 16
     for f in files:
         cfg = PipelineConfig.load_yaml(f)
-        assert cfg.synthetic.kind in ("static_dynamic", "baseline")
+        assert cfg.synthetic.kind in ("static_dynamic", "baseline", "kcenter", "herding")
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

@@ -26,6 +26,7 @@ __all__ = [
     "DistillSpec",
     "EvaluationSpec",
     "ExpertSpec",
+    "FRePoSpec",
     "MTTSpec",
     "PipelineConfig",
     "SetKind",
@@ -99,9 +100,9 @@ class DataSpec(_Spec):
             the test split: the setting for tuning (the test split is then never read).
     """
 
-    dataset: Literal[
-        "MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2", "folder", "custom"
-    ] = "MovingShapes"
+    dataset: Literal["MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2", "folder", "custom"] = (
+        "MovingShapes"
+    )
     root: str | None = None
     frames: int | None = Field(default=None, ge=1)
     size: tuple[int, int] | None = None
@@ -185,7 +186,7 @@ class StaticSpec(_Spec, StaticConfig):
         return validate_config(StaticConfig, {**data, "num_classes": num_classes, "seed": seed})
 
 
-SetKind = Literal["static_dynamic", "baseline", "static_only", "random_real", "full_data"]
+SetKind = Literal["static_dynamic", "baseline", "static_only", "random_real", "full_data", "kcenter", "herding"]
 
 
 class SyntheticSpec(_Spec):
@@ -194,7 +195,9 @@ class SyntheticSpec(_Spec):
     Attributes:
         kind: ``"static_dynamic"`` (:class:`~temporal_condense.DynamicMemoryBlock` on the stage-1 statics),
             ``"baseline"`` (:class:`~temporal_condense.SyntheticVideos`), ``"static_only"`` (the stage-1 statics
-            repeated over time), ``"random_real"`` (random real clips) or ``"full_data"`` (every real clip).
+            repeated over time), ``"random_real"`` (random real clips), ``"kcenter"`` / ``"herding"`` (coresets of
+            real clips chosen in the embedding of a randomly initialised ``distill.model``, see
+            :func:`~temporal_condense.coreset.select_coreset`) or ``"full_data"`` (every real clip).
         videos_per_class: Synthetic (or random real) videos per class.
         key_frames: Stored frames per video: baseline ``N_syn``, static-dynamic ``N_dyn``, or the frames kept of
             each random real clip (interpolated back to ``frames``; ``None``: all).
@@ -303,11 +306,34 @@ class MTTSpec(_Spec):
 PART_LRS: dict[str, float] = {"dynamic": 1e-4, "block": 1e-5, "static": 100.0, "videos": 100.0}
 
 
+class FRePoSpec(_Spec):
+    """FRePo (``distill.method: FRePo``): kernel ridge regression on a pool of online students; Adam on the set.
+
+    Attributes:
+        pool_size: Online students (published ``num_nn_state`` 10).
+        max_online_updates: Updates before a student is re-initialised (published 100).
+        lr_net: Adam learning rate of the students (published run scripts ``--lr_net 0.0001``).
+        warmup: Linear warm-up steps of the students (published 500).
+        online_batch: Synthetic videos per online update (published 500).
+        batch_real: Real clips per iteration, any classes (published loader batch 512).
+        reg: Relative ridge ``λ`` of the KRR (published 1e-6).
+    """
+
+    pool_size: int = Field(default=10, ge=1)
+    max_online_updates: int = Field(default=100, ge=1)
+    lr_net: float = Field(default=1e-4, gt=0, allow_inf_nan=False)
+    warmup: int = Field(default=500, ge=1)
+    online_batch: int = Field(default=500, ge=1)
+    batch_real: int = Field(default=512, ge=1)
+    reg: float = Field(default=1e-6, ge=0, allow_inf_nan=False)
+
+
 class DistillSpec(_Spec):
     """Stage 2: matching the trainable parts of the synthetic set against real videos.
 
     Attributes:
-        method: ``"DM"``, ``"MTT"`` or ``"none"`` (keep the initialization).
+        method: ``"DM"``, ``"MTT"``, ``"FRePo"`` (Adam with the published cosine decay) or ``"none"`` (keep
+            the initialization).
         iterations: Outer iterations.
         model: Student network name for matching.
         model_kwargs: Extra ``get_model`` options.
@@ -324,9 +350,10 @@ class DistillSpec(_Spec):
             synthetic clips for the student with :class:`~temporal_condense.hooks.SegmentSplit`); the
             student sees ``frames / K`` frames. ``1``: whole clips.
         mtt: Trajectory-matching settings.
+        frepo: FRePo settings.
     """
 
-    method: Literal["DM", "MTT", "none"] = "DM"
+    method: Literal["DM", "MTT", "FRePo", "none"] = "DM"
     iterations: int = Field(default=5000, ge=0)
     model: str = "ConvNet3D"
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -337,6 +364,7 @@ class DistillSpec(_Spec):
     augment: bool = False
     segments: int = Field(default=1, ge=1)
     mtt: MTTSpec = Field(default_factory=MTTSpec)
+    frepo: FRePoSpec = Field(default_factory=FRePoSpec)
 
     @field_validator("lr", mode="before")
     @classmethod
@@ -417,7 +445,7 @@ class PipelineConfig(_Spec):
         needs_static = kind in ("static_dynamic", "static_only")
         if needs_static and self.static.method == "none":
             raise ValueError(f"synthetic.kind {kind!r} needs a static memory, got static.method 'none'")
-        if kind in ("static_only", "random_real", "full_data") and self.distill.method != "none":
+        if kind in ("static_only", "random_real", "full_data", "kcenter", "herding") and self.distill.method != "none":
             raise ValueError(
                 f"synthetic.kind {kind!r} has nothing to train: distill.method must be 'none', "
                 f"got {self.distill.method!r}"

@@ -231,6 +231,9 @@ def check_buildable(cfg: PipelineConfig, channels: int, num_classes: int, size: 
         student = frames // cfg.distill.segments
         shape = (2, student, channels, *size)
         wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, {"frames": student}, shape))
+    if cfg.synthetic.kind in ("kcenter", "herding"):  # the coreset's embedding network sees whole clips
+        shape = (2, frames, channels, *size)
+        wanted.append(("distill", cfg.distill.model, cfg.distill.model_kwargs, {"frames": frames}, shape))
     shape = (2, frames, channels, *size)
     wanted.append(("evaluation", cfg.evaluation.model, cfg.evaluation.model_kwargs, {"frames": frames}, shape))
     for section, name, kwargs, extra, inputs in wanted:

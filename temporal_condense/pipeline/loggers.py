@@ -26,9 +26,7 @@ from temporal_condense.errors import ConfigError
 __all__ = ["tensorboard_logger"]
 
 
-def tensorboard_logger(
-    log_dir: str | os.PathLike[str] | None = None, *, writer: Any = None
-) -> Callable[..., None]:
+def tensorboard_logger(log_dir: str | os.PathLike[str] | None = None, *, writer: Any = None) -> Callable[..., None]:
     """A ``log(metrics, step=)`` callable writing scalars with TensorBoard's ``SummaryWriter``.
 
     Args:

@@ -15,6 +15,10 @@ METHODS: tuple[str, ...] = (
     "DM+SD",
     "MTT",
     "MTT+SD",
+    "FRePo",
+    "FRePo+SD",
+    "kcenter",
+    "herding",
     "compact",
     "random_real_compact",
     "static_only",
@@ -40,6 +44,10 @@ def method_config(
     * ``"DM"`` / ``"MTT"``: the plain baseline (:class:`~temporal_condense.SyntheticVideos`, all frames,
       initialized from real clips) trained with DM / MTT (momentum 0.5, as the published baselines).
     * ``"DM+SD"`` / ``"MTT+SD"``: static-dynamic on the stage-1 statics, random pairing (the paper).
+    * ``"FRePo"`` / ``"FRePo+SD"``: the baseline / static-dynamic set trained with FRePo (``distill.frepo``;
+      Adam). The published FRePo+SD pairs video ``i`` with static ``i`` and dynamic ``i`` (fixed pairing).
+    * ``"kcenter"`` / ``"herding"``: coresets of ``videos_per_class`` real clips per class chosen in the
+      embedding of a randomly initialised ``distill.model`` (the published ``distill_coreset.py``).
     * ``"compact"``: static-dynamic with one static and one dynamic per video, fixed pairing, and
       ``compact_key_frames`` dynamic frames interpolated to the clip length; trained with ``compact_method``.
     * ``"static_only"``: the stage-1 statics repeated over time.
@@ -74,6 +82,23 @@ def method_config(
         syn.update(kind="baseline", key_frames=None)
         dist.update(method=method, momentum=0.5)
         static = {"method": "none"}
+    elif method in ("kcenter", "herding"):
+        syn["kind"] = method
+        dist["method"] = "none"
+        static = {"method": "none"}
+    elif method == "FRePo":
+        syn.update(kind="baseline", key_frames=None)
+        dist.update(method="FRePo")
+        static = {"method": "none"}
+    elif method == "FRePo+SD":
+        syn.update(
+            kind="static_dynamic",
+            static_per_class=syn["videos_per_class"],
+            static_per_video=1,
+            dynamic_per_video=1,
+            pairing="fixed",
+        )
+        dist.update(method="FRePo")
     elif method in ("DM+SD", "MTT+SD"):
         syn.update(kind="static_dynamic")
         dist.update(method=method.split("+")[0], momentum=0.95)

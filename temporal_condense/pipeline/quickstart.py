@@ -60,7 +60,7 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False) -> 
         {
             "name": "quickstart",
             "seed": seed,
-            # The motion benchmark (docs/data.md): 4 shapes x 2 directions, 100 clips per class. Colour tells
+            # The motion benchmark (docs/data.md): 2 shapes x 2 directions, 100 clips per class. Colour tells
             # the shape at a glance; the direction is invisible in every single frame (the image is a torus and
             # the start uniform), and a ConvNet3D trained on the full data tells it apart (>= 90 %).
             "data": {
@@ -69,7 +69,13 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False) -> 
                 "size": (48, 48),
                 "train_per_class": 100,
                 "test_per_class": 25,
-                "options": {"colour_coded": True, "speed": [3.0, 4.0], "drift": 0.0, "noise": 0.03},
+                "options": {
+                    "shapes": ["circle", "square"],
+                    "colour_coded": True,
+                    "speed": [3.0, 4.0],
+                    "drift": 0.0,
+                    "noise": 0.03,
+                },
                 "standardize": True,  # distill in the standardized space, as the published code
                 "validation_per_class": VALIDATION_PER_CLASS if validation else 0,
             },
@@ -105,11 +111,21 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False) -> 
                     "max_start_epoch": 3,
                     "mode": "unrolled",
                 },
+                # FRePo rows only: a small pool that resets often, so it sees young and older students in
+                # a 75-iteration run (published: 10 models, 100 updates, 500 warm-up steps, 512 real clips)
+                "frepo": {
+                    "pool_size": 4,
+                    "max_online_updates": 20,
+                    "lr_net": 0.001,
+                    "warmup": 10,
+                    "online_batch": 100,
+                    "batch_real": 96,
+                },
                 **VIDEO_MODEL,
             },
             "evaluation": {
                 "runs": 5,
-                "epochs": 150,
+                "epochs": 100,
                 "lr": 0.01,
                 "batch_size": 64,
                 "protocol": "published",
@@ -134,6 +150,7 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False) -> 
                 "batch_real": 2,
                 **tiny,
                 "mtt": {"experts": {"epochs": 2, "batch_size": 8}, "max_start_epoch": 1, "syn_steps": 1},
+                "frepo": {"pool_size": 2, "batch_real": 8},
             },
             evaluation={"epochs": 1, "runs": 2, **tiny},
             checkpoint_every=1,
@@ -150,8 +167,11 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
     if method == "MTT+SD":
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
-    if method == "full_data":  # 800 clips: a few epochs reach the ceiling; 2 runs keep the table in budget
-        cfg = cfg.replace(evaluation={"epochs": min(4, base.evaluation.epochs), "runs": min(2, base.evaluation.runs)})
+    if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
+        lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01, "block": 0.001}
+        cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2), "lr": lr})
+    if method == "full_data":  # 400 clips: a few epochs reach the ceiling; 2 runs keep the table in budget
+        cfg = cfg.replace(evaluation={"epochs": min(8, base.evaluation.epochs), "runs": min(2, base.evaluation.runs)})
     return cfg
 
 

@@ -83,6 +83,8 @@ def _preflight(cfg: PipelineConfig, data: RealData) -> None:
     if cfg.synthetic.kind in ("static_dynamic", "static_only") and cfg.static.method != "none":
         spc = cfg.static.static_per_class
         memory = StaticMemory(torch.zeros(data.num_classes * spc, data.channels, *data.size), data.num_classes, spc)
+    if cfg.synthetic.kind in ("kcenter", "herding"):
+        return  # a coreset is real clips: its embedding network is checked by check_buildable
     train_set, _ = build_training_set(cfg, data, memory)
     if isinstance(train_set, nn.Module) and cfg.distill.method != "none":
         make_optimizer(cfg, train_set)

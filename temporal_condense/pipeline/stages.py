@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from temporal_condense import DynamicMemoryBlock, Interpolator, SegmentedMatcher, SyntheticVideos
+from temporal_condense.coreset import select_coreset
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
 from temporal_condense.hooks import BatchStandardize, SegmentSplit, VideoAugmentation
@@ -39,6 +40,7 @@ from temporal_condense.mtt.experts import ExpertTrajectory, expert_files, publis
 from temporal_condense.pipeline.checkpoint import load_checkpoint, save_checkpoint
 from temporal_condense.pipeline.config import PipelineConfig, write_json
 from temporal_condense.pipeline.data import RealData
+from temporal_condense.pipeline.frepo import stage2_frepo
 from temporal_condense.pipeline.guard import read_stage1_record, stage_keys
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import StaticMemory, distill_static, load_static
@@ -105,6 +107,19 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
             kept = pair[0][:, idx].contiguous()
             return (Interpolator(frames, syn.mode)(kept).contiguous(), pair[1]), kept.numel() * kept.element_size()
         return pair, pair[0].numel() * pair[0].element_size()
+    if syn.kind in ("kcenter", "herding"):
+        d = cfg.distill
+        net = get_model(
+            d.model,
+            channels=data.channels,
+            num_classes=k,
+            size=data.size,
+            frames=frames,
+            seed=derive_seed(cfg.seed, "coreset"),
+            **d.model_kwargs,
+        )
+        core = select_coreset((data.train_x, data.train_y), syn.videos_per_class, syn.kind, net, num_classes=k)
+        return core.as_pair(), core.storage_bytes()
     if syn.kind == "static_only":
         return (memory.as_videos(frames), memory.labels), int(memory.storage_bytes())
     if syn.kind == "baseline":
@@ -188,6 +203,9 @@ def make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimi
     """
     d = cfg.distill
     parts = [group["name"] for group in synset.param_groups()]  # the set's trainable parts
+    if d.method == "FRePo":  # Adam, as the published FRePo loop (synopt)
+        lrs = {f"lr_{part}": d.lr[part] for part in parts}
+        return synset.optimizer(torch.optim.Adam, momentum=None, betas=(0.9, 0.999), **lrs), None
     syn_lr = make_syn_lr(d.mtt.experts.lr) if d.method == "MTT" else None
     learn_lr = syn_lr is not None and d.mtt.train_lr
     if syn_lr is not None and not learn_lr:
@@ -301,6 +319,8 @@ def stage2(
     d = cfg.distill
     k = data.num_classes
     optimizer, syn_lr = make_optimizer(cfg, synset)
+    if d.method == "FRePo":
+        return stage2_frepo(cfg, data, synset, optimizer, out, progress, callback)
     buffer: ExpertBuffer | None = None
     expert_seconds = 0.0
     if d.method == "MTT":
