@@ -1,6 +1,6 @@
 """Benchmark: the quickstart's table with more evaluation runs and a second evaluator (docs/results.md).
 
-Every row of the quickstart (same data, same stages, same sets) is evaluated by the benchmark's student,
+Every row of the quickstart and the FRePo and coreset rows (same data, same stages, same sets) is evaluated by the benchmark's student,
 ConvNet3D, and then the *same* sets are re-evaluated by a per-frame ConvNet + GRU (the paper's
 cross-architecture check). The targets are checked for each evaluator. Writes the tables into
 ``--out/table_<evaluator>/`` and the runs and previews into ``--out`` (default ``outputs/benchmark/``);
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from temporal_condense.pipeline import format_table, write_table
+from temporal_condense.pipeline import METHODS, format_table, write_table
 from temporal_condense.pipeline.quickstart import SECOND_EVALUATOR, VIDEO_MODEL, base_config, check_targets, run_table
 
 
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     for name, model in evaluators.items():
         cfg = base.replace(evaluation={"runs": args.runs, **model})
-        results = run_table(cfg, args.out, progress=False, log_line=lambda line: print(line, flush=True))
+        results = run_table(
+            cfg, args.out, progress=False, log_line=lambda line: print(line, flush=True), methods=METHODS
+        )
         rows = list(results.values())
         paths = write_table(rows, args.out / f"table_{name}")
         print(f"\nevaluator {name} ({rows[0].split} clips): {paths['markdown']}")

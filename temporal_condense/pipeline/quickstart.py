@@ -14,6 +14,7 @@ Usage::
     python examples/quickstart.py                 # the full table (<= 10 minutes on 2 idle CPU cores)
     python examples/quickstart.py --fast          # a seconds-long smoke run (used by the test suite)
     python examples/quickstart.py --validation    # tuning mode: held-out training clips, never the test split
+    python examples/quickstart.py --all           # also the FRePo, FRePo+SD, k-center and herding rows
     python examples/quickstart.py --out runs/qs --seed 1 --no-progress
 
 Re-running with the same ``--out`` resumes: finished rows are read back, a killed stage 2 restarts from its
@@ -45,6 +46,8 @@ IMAGE_MODEL = {"model": "ConvNet", "model_kwargs": {"net_width": 16}}
 # The second evaluator of benchmark.py (the paper's cross-architecture weakness).
 SECOND_EVALUATOR = {"model": "VideoConvNetGRU", "model_kwargs": {"net_width": 16}}
 VALIDATION_PER_CLASS = 20
+# The rows of the default table (the targets need these); ``--all`` adds the FRePo and coreset rows.
+CORE_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in ("FRePo", "FRePo+SD", "kcenter", "herding"))
 
 
 def base_config(seed: int = 0, fast: bool = False, validation: bool = False) -> PipelineConfig:
@@ -206,11 +209,20 @@ def check_targets(r: dict[str, PipelineResult]) -> list[tuple[str, bool]]:
 
 
 def run_table(
-    base: PipelineConfig, out: Path, progress: bool, log_line: Callable[[str], None] = print
+    base: PipelineConfig,
+    out: Path,
+    progress: bool,
+    log_line: Callable[[str], None] = print,
+    methods: tuple[str, ...] = CORE_METHODS,
 ) -> dict[str, PipelineResult]:
-    """Run every row of :data:`METHODS` into ``out/<method>`` (resuming), writing its PNG and GIF previews."""
+    """Run the rows ``methods`` into ``out/<method>`` (resuming), writing their PNG and GIF previews.
+
+    ``static_only`` (stage 1, shared by the static-dynamic rows) and ``MTT`` (the experts, shared by
+    ``MTT+SD``) always run before the rows that reuse them.
+    """
     start = time.perf_counter()
-    order = ["static_only", *[m for m in METHODS if m != "static_only"]]  # static_only computes stage 1
+    needed = {"static_only"} | ({"MTT"} if "MTT+SD" in methods else set())
+    order = [m for m in METHODS if m in needed] + [m for m in METHODS if m in methods and m not in needed]
     results: dict[str, PipelineResult] = {}
     for method in order:
         cfg = method_settings(method, base, out)
@@ -224,7 +236,7 @@ def run_table(
             f"[{time.perf_counter() - start:6.1f} s] {method:<20} top-1 {res.mean:5.1f} ± {res.std:4.1f} %  "
             f"motion {res.motion_mean:5.1f} %  ({time.perf_counter() - t0:.1f} s)"
         )
-    return {m: results[m] for m in METHODS}
+    return {m: results[m] for m in METHODS if m in methods}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"tuning mode: evaluate on {VALIDATION_PER_CLASS} held-out training clips per class, never the test split",
     )
+    parser.add_argument("--all", action="store_true", help="also the FRePo, FRePo+SD, k-center and herding rows")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (also off when not a terminal)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -245,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     out: Path = args.out
     base = base_config(args.seed, args.fast, args.validation)
-    results = run_table(base, out, progress, lambda line: print(line, flush=True))
+    methods = METHODS if args.all else CORE_METHODS
+    results = run_table(base, out, progress, lambda line: print(line, flush=True), methods)
     rows = list(results.values())
     write_table(rows, out)
     total = time.perf_counter() - start
