@@ -35,10 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--full-epochs", type=int, default=4)
+    parser.add_argument("--full-epochs", type=int, default=8)
     args = parser.parse_args()
     cfg = base_config(validation=args.validation)
-    torch.set_num_threads(2)
     real = load_data(cfg.data, progress=False, seed=cfg.seed)
     assert real.appearance is not None
     appearance = real.appearance
