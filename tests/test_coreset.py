@@ -69,6 +69,8 @@ def test_herding_with_all_samples_keeps_the_mean() -> None:
     idx = herding_indices(f, 3)
     # the first pick is the sample nearest the mean
     assert int(idx[0]) == int(torch.argmin(torch.norm(f - f.mean(0), dim=1)))
+    # so with one clip per class (the published setting) k-center and herding choose the same clip
+    assert kcenter_indices(f, 1).tolist() == herding_indices(f, 1).tolist() == [int(idx[0])]
 
 
 def _pair(n_per: int = 4, classes: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
