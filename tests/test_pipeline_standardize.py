@@ -54,8 +54,7 @@ def test_validation_runs_and_standardized_previews(tmp_path: Path) -> None:
 
 
 def test_random_real_with_key_frames_stores_only_the_key_frames(tmp_path: Path) -> None:
-    base = tiny_config(synthetic={"key_frames": 2})
-    res = run_pipeline(method_config("random_real", base), tmp_path / "rr", progress=False)
+    res = run_pipeline(method_config("random_real_compact", tiny_config()), tmp_path / "rr", progress=False)
     assert res.storage_bytes == 8 * 2 * 3 * 16 * 16 * 4  # 8 classes x 2 key frames x RGB 16x16 float32
     videos, _ = load_preview(tmp_path / "rr")
     # linear interpolation between the first and the last frame: the middle frames lie between them
