@@ -222,7 +222,8 @@ def run_table(
     """
     start = time.perf_counter()
     needed = {"static_only"} | ({"MTT"} if "MTT+SD" in methods else set())
-    order = [m for m in ("static_only", "MTT") if m in needed] + [m for m in METHODS if m in methods and m not in needed]
+    first = [m for m in ("static_only", "MTT") if m in needed]
+    order = first + [m for m in METHODS if m in methods and m not in needed]
     results: dict[str, PipelineResult] = {}
     for method in order:
         cfg = method_settings(method, base, out)
