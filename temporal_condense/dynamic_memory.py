@@ -55,6 +55,7 @@ __all__ = [
     "DynamicMemoryBlock",
     "DynamicMemoryBlockConfig",
     "identity_init_",
+    "residual_init_",
     "static_dynamic_conv3d",
 ]
 
@@ -241,6 +242,33 @@ def identity_init_(conv: nn.Conv3d, channels: int) -> nn.Conv3d:
     return conv
 
 
+def residual_init_(conv: nn.Conv3d, channels: int, gain: float = 1.0) -> nn.Conv3d:
+    """:func:`identity_init_` plus a centre tap of ``gain / c_dyn`` from every dynamic channel to every output.
+
+    The block then computes ``static + gain * mean_j(dynamic_j)`` at the start: with a zero dynamic memory
+    the video is exactly the static image repeated over time, and, unlike :func:`identity_init_`, the
+    dynamic memory receives a non-zero gradient from the first step (``d video / d dynamic = gain / c_dyn``).
+
+    Args:
+        conv: A ``Conv3d(channels + c_dyn -> channels)`` (the :class:`ConcatBlock` encoder).
+        channels: Static (and output) channels.
+        gain: Weight of the dynamic memory in every output channel.
+
+    Example:
+        >>> conv = residual_init_(nn.Conv3d(4, 3, 3, padding=1), 3)
+        >>> x = torch.randn(1, 4, 2, 5, 5)
+        >>> torch.allclose(conv(x), x[:, :3] + x[:, 3:])
+        True
+    """
+    identity_init_(conv, channels)
+    k = conv.kernel_size
+    c_dyn = conv.in_channels - channels
+    if c_dyn > 0:
+        with torch.no_grad():
+            conv.weight[:, channels:, k[0] // 2, k[1] // 2, k[2] // 2] = gain / c_dyn
+    return conv
+
+
 class DynamicMemoryBlockConfig(SyntheticSetConfig):
     """Configuration of :class:`DynamicMemoryBlock` (written as JSON by ``save``).
 
@@ -260,7 +288,9 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
     dynamic_per_video: PositiveInt = 1
     train_static: bool = False
     mode: str = "linear"
-    block_init: Literal["default", "identity"] = "default"
+    block_init: Literal["default", "identity", "residual"] = "default"
+    dynamic_init: Literal["randn", "zeros"] = "randn"
+    dynamic_std: float = Field(1.0, gt=0.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> DynamicMemoryBlockConfig:
@@ -282,8 +312,10 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
                 "pairing='fixed' uses one static and one dynamic per video: static_per_video and "
                 f"dynamic_per_video must be 1, got {self.static_per_video} and {self.dynamic_per_video}"
             )
-        if self.block_init == "identity" and self.block == "custom":
-            raise ValueError("block_init='identity' applies to the built-in 'conv' and 'add' blocks, not to 'custom'")
+        if self.block_init != "default" and self.block == "custom":
+            raise ValueError(
+                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to 'custom'"
+            )
         if self.block == "add" and self.dynamic_channels not in (1, self.channels):
             raise ValueError(
                 f"block='add' needs dynamic_channels 1 (broadcast) or channels ({self.channels}), "
@@ -330,7 +362,15 @@ class DynamicMemoryBlock(SyntheticSet):
             block's kernel passes each static channel through its centre tap and ignores the dynamic memory
             (zero weights and bias), so before training every ``"conv"`` video is its static image repeated
             over time (exactly the static-only baseline) and training adds motion to it (with ``"add"`` the
-            video starts as static + dynamic memory); see :func:`identity_init_`.
+            video starts as static + dynamic memory); see :func:`identity_init_`. Beware: with ``"conv"`` the
+            dynamic memory then gets exactly zero gradient until the block's dynamic weights move.
+            ``"residual"``: identity plus a centre tap from the dynamic memory (:func:`residual_init_`),
+            so the video starts as ``static + dynamic`` and every part learns from the first step; with
+            ``dynamic_init="zeros"`` it starts as exactly the static-only video.
+        dynamic_init: ``"randn"`` (standard normal times ``dynamic_std``; published) or ``"zeros"``.
+        dynamic_std: Standard deviation of the ``"randn"`` init. Memories live in the pixel space of the real
+            clips the loss sees: 1 is the published scale for standardized clips; for clips in [0, 1] use
+            about their std.
         channels: Video channels; default ``static.shape[1]`` or 3.
         mode: Interpolation mode for ``dynamic_frames < frames``.
         seed: Seeds the initialization (noise statics, dynamic memory, built-in block); otherwise torch's
@@ -377,6 +417,8 @@ class DynamicMemoryBlock(SyntheticSet):
         train_static: bool = False,
         *,
         block_init: str = "default",
+        dynamic_init: str = "randn",
+        dynamic_std: float = 1.0,
         channels: int | None = None,
         mode: str = "linear",
         seed: int | None = None,
@@ -459,6 +501,8 @@ class DynamicMemoryBlock(SyntheticSet):
                 "dynamic_per_video": dpv,
                 "train_static": train_static,
                 "block_init": block_init,
+                "dynamic_init": dynamic_init,
+                "dynamic_std": dynamic_std,
                 "mode": mode,
             },
         )
@@ -502,8 +546,14 @@ class DynamicMemoryBlock(SyntheticSet):
                 module = ConcatBlock(config.channels, config.dynamic_channels)
             else:
                 module = AddBlock(config.channels)
-            if config.block_init == "identity" and isinstance(module, (ConcatBlock, AddBlock)):
-                identity_init_(module.encoder, config.channels)
+            if config.dynamic_init == "zeros":
+                dynamic_data.zero_()
+            elif config.dynamic_std != 1.0:
+                dynamic_data.mul_(config.dynamic_std)
+            if isinstance(module, ConcatBlock) and config.block_init == "residual":
+                residual_init_(module.encoder, config.channels)
+            elif isinstance(module, (ConcatBlock, AddBlock)) and config.block_init != "default":
+                identity_init_(module.encoder, config.channels)  # for "add", residual = identity
         if config.train_static:
             self.static = nn.Parameter(static_data.contiguous())
         else:
@@ -698,6 +748,8 @@ class DynamicMemoryBlock(SyntheticSet):
             channels=cfg.channels,
             mode=cfg.mode,
             block_init=cfg.block_init,
+            dynamic_init=cfg.dynamic_init,
+            dynamic_std=cfg.dynamic_std,
             seed=0,
         )
 

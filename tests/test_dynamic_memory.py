@@ -461,6 +461,46 @@ def test_identity_block_init_renders_the_static_images() -> None:
         DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block_init="zeros")
 
 
+def test_identity_init_starves_the_dynamic_memory_and_residual_init_does_not() -> None:
+    """The failure behind issue 11: with the identity block the dynamic memory gets exactly zero gradient."""
+    static = torch.rand(2 * 2, 3, 6, 6)
+    ident = DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block_init="identity", seed=0)
+    ident(torch.arange(2), generator=torch.Generator().manual_seed(0))[0].square().sum().backward()
+    assert ident.dynamic.grad is not None and float(ident.dynamic.grad.abs().max()) == 0.0
+    res = DynamicMemoryBlock(
+        2, 1, frames=4, size=(6, 6), static=static, block_init="residual", dynamic_init="zeros", seed=0
+    )
+    videos, _ = res(torch.arange(2), generator=torch.Generator().manual_seed(0))
+    chosen, _ = res.pair(torch.arange(2), generator=torch.Generator().manual_seed(0))
+    # starts as exactly the static-only videos ...
+    torch.testing.assert_close(videos, static[chosen].unsqueeze(1).expand(-1, 4, -1, -1, -1), rtol=0, atol=1e-6)
+    # ... and d video / d dynamic = gain: every rendered dynamic pixel gets the sum of its 3 output gradients
+    grad_out = torch.randn_like(videos)
+    (videos * grad_out).sum().backward()
+    assert res.dynamic.grad is not None
+    rendered = res.dynamic.grad[torch.arange(2), res.pair(torch.arange(2), torch.Generator().manual_seed(0))[1]]
+    torch.testing.assert_close(rendered, grad_out.sum(2, keepdim=True), rtol=1e-5, atol=1e-6)
+
+
+def test_residual_init_with_noise_is_static_plus_dynamic_and_dynamic_std_scales() -> None:
+    static = torch.rand(2 * 2, 3, 6, 6)
+    res = DynamicMemoryBlock(
+        2, 1, frames=4, size=(6, 6), static=static, block_init="residual", dynamic_std=0.25, seed=0
+    )
+    ref = DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, seed=0)
+    torch.testing.assert_close(res.dynamic.detach(), 0.25 * ref.dynamic.detach())  # same draw, scaled
+    videos, labels = res(torch.arange(2), generator=torch.Generator().manual_seed(0))
+    s_idx, d_idx = res.pair(torch.arange(2), generator=torch.Generator().manual_seed(0))
+    expected = static[s_idx].unsqueeze(1) + res.dynamic.detach()[labels, d_idx]
+    torch.testing.assert_close(videos, expected, rtol=0, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"dynamic_std"):
+        DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, dynamic_std=0.0)
+    with pytest.raises(ConfigError, match=r"dynamic_init"):
+        DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, dynamic_init="ones")
+    with pytest.raises(ConfigError, match=r"block_init='residual' applies to the built-in"):
+        DynamicMemoryBlock(2, 1, frames=4, size=(6, 6), static=static, block=torch.nn.Identity(), block_init="residual")
+
+
 # ------------------------------------------------------------------ issue 9: round trips that are round trips
 class OtherScaleBlock(ScaleBlock):
     """Same parameters as ScaleBlock, another rendering."""
@@ -474,6 +514,10 @@ def test_block_init_survives_save_and_load(tmp_path: object, block: str) -> None
     synset = make(block=block, block_init="identity")
     loaded = DynamicMemoryBlock.load(synset.save(f"{tmp_path}/i.safetensors"))
     assert loaded.config.block_init == "identity" and loaded.config == synset.config
+    synset = make(block=block, block_init="residual", dynamic_init="zeros", dynamic_std=0.5)
+    loaded = DynamicMemoryBlock.load(synset.save(f"{tmp_path}/r.safetensors"))
+    assert loaded.config == synset.config and loaded.config.dynamic_init == "zeros"
+    assert torch.equal(loaded.block.encoder.weight, synset.block.encoder.weight)
 
 
 def test_load_with_another_block_class_is_refused(tmp_path: object) -> None:

@@ -89,7 +89,8 @@ def test_frepo_rows_resume_exactly(tmp_path: Path, method: str) -> None:
 
 
 def test_coreset_rows_equal_select_coreset(tmp_path: Path) -> None:
-    cfg = method_config("herding", tiny())
+    # in the clips' own pixel space, so that the preview is exactly the selected clips
+    cfg = method_config("herding", tiny(data={"standardize": False}))
     res = run_pipeline(cfg, tmp_path / "h", progress=False)
     assert res.storage_bytes == 8 * 4 * 3 * 16 * 16 * 4  # 8 classes x 1 clip x 4 frames x RGB 16x16 float32
     train = MovingShapes("train", frames=4, size=(16, 16), videos_per_class=3, seed=0)

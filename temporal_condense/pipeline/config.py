@@ -93,6 +93,11 @@ class DataSpec(_Spec):
             ``speed``); MovingShapes only.
         split_file: ``"folder"``: a text file of ``<class>/<clip> <train|test>`` lines.
         test_ratio: ``"folder"`` without ``split_file``: share of every class's clips held out for testing.
+        standardize: Distill in the standardized pixel space, as the published code does: train and test
+            clips minus the training clips' per-channel mean, over their std. Every synthetic memory then
+            lives (and is initialized) on the scale of the clips the losses see.
+        validation_per_class: Hold out this many training clips per class and evaluate on them instead of
+            the test split: the setting for tuning (the test split is then never read).
     """
 
     dataset: Literal["MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2", "folder", "custom"] = (
@@ -107,6 +112,8 @@ class DataSpec(_Spec):
     options: dict[str, Any] = Field(default_factory=dict)
     split_file: str | None = None
     test_ratio: float = Field(default=0.2, gt=0, lt=1)
+    standardize: bool = True
+    validation_per_class: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
@@ -192,7 +199,8 @@ class SyntheticSpec(_Spec):
             real clips chosen in the embedding of a randomly initialised ``distill.model``, see
             :func:`~temporal_condense.coreset.select_coreset`) or ``"full_data"`` (every real clip).
         videos_per_class: Synthetic (or random real) videos per class.
-        key_frames: Stored frames per video: baseline ``N_syn`` or static-dynamic ``N_dyn`` (``None``: all).
+        key_frames: Stored frames per video: baseline ``N_syn``, static-dynamic ``N_dyn``, or the frames kept of
+            each random real clip (interpolated back to ``frames``; ``None``: all).
         mode: Interpolation mode for ``key_frames < frames``.
         init: Baseline initialization: ``"real"`` clips (their key frames) or ``"noise"``.
         static_per_class: Statics used by the static-dynamic set (``None``: all of stage 1; fewer takes the
@@ -202,8 +210,12 @@ class SyntheticSpec(_Spec):
         pairing: ``"random"`` (the paper) or ``"fixed"``.
         dynamic_channels: Channels of the dynamic memory.
         block: ``"conv"`` (the paper's Conv3d block) or ``"add"``.
-        block_init: ``"default"`` (as published) or ``"identity"`` (the block starts by passing the static
-            image through; see :class:`~temporal_condense.DynamicMemoryBlock`).
+        block_init: ``"default"`` (as published), ``"identity"`` (the block starts by passing the static
+            image through; the dynamic memory then gets no gradient until the block moves) or ``"residual"``
+            (identity plus the dynamic memory added to every channel; see
+            :class:`~temporal_condense.DynamicMemoryBlock`).
+        dynamic_init: ``"randn"`` (published) or ``"zeros"`` (with ``"residual"``: start as the static-only set).
+        dynamic_std: Scale of the ``"randn"`` init (1 = the scale of standardized clips).
     """
 
     kind: SetKind = "static_dynamic"
@@ -217,7 +229,9 @@ class SyntheticSpec(_Spec):
     pairing: Literal["random", "fixed"] = "random"
     dynamic_channels: int = Field(default=1, ge=1)
     block: Literal["conv", "add"] = "conv"
-    block_init: Literal["default", "identity"] = "default"
+    block_init: Literal["default", "identity", "residual"] = "default"
+    dynamic_init: Literal["randn", "zeros"] = "randn"
+    dynamic_std: float = Field(default=1.0, gt=0)
 
 
 class ExpertSpec(_Spec, ExpertConfig):

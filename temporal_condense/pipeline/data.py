@@ -38,6 +38,9 @@ class RealData:
     num_classes: int
     frames_view: Any  # stage 1 input: a dataset's single_frame() view or an (images, labels) pair
     appearance: torch.Tensor | None  # appearance group of every class (MovingShapes), else None
+    pixel_mean: torch.Tensor | None = None  # [C]: the clips were standardized with these (data.standardize)
+    pixel_std: torch.Tensor | None = None
+    split: str = "test"  # what test_x holds: the "test" split or "validation" clips carved from train
 
     @property
     def channels(self) -> int:
@@ -104,7 +107,15 @@ def load_data(spec: DataSpec, progress: bool, data: object = None, *, seed: int 
     else:
         train, test = _datasets(spec)
     train_x, train_y = as_tensors(train, "train data", progress=progress)
-    test_x, test_y = as_tensors(test, "test data", progress=progress)
+    split = "test"
+    if spec.validation_per_class:
+        # Tuning runs never read the test split: hold out clips of the training split instead.
+        train_x, train_y, test_x, test_y = carve_validation(
+            train_x, train_y, spec.validation_per_class, derive_seed(seed, "validation")
+        )
+        split = "validation"
+    else:
+        test_x, test_y = as_tensors(test, "test data", progress=progress)
     if train_x.shape[1:] != test_x.shape[1:]:
         raise ShapeError(
             f"train and test clips must have the same [T, C, H, W], got {tuple(train_x.shape[1:])} and "
@@ -119,10 +130,80 @@ def load_data(spec: DataSpec, progress: bool, data: object = None, *, seed: int 
     missing = sorted(set(range(num_classes)) - set(train_y.tolist()))
     if missing:
         raise ShapeError(f"train data must hold every class 0..{num_classes - 1}; class(es) {missing[:10]} have none")
+    pixel_mean = pixel_std = None
+    if spec.standardize:
+        train_x, test_x, pixel_mean, pixel_std = standardize_clips(train_x, test_x)
     view_fn = getattr(train, "single_frame", None)
-    frames_view = view_fn() if callable(view_fn) else single_frames(train_x, train_y, derive_seed(seed, "stage1"))
+    if callable(view_fn) and not spec.standardize and not spec.validation_per_class:
+        frames_view = view_fn()
+    else:  # the frames must come from the (standardized, validation-free) training clips themselves
+        frames_view = single_frames(train_x, train_y, derive_seed(seed, "stage1"))
     appearance = None
     class_appearance = getattr(test, "class_appearance", None)
     if callable(class_appearance):
         appearance = torch.as_tensor(class_appearance(torch.arange(num_classes)))
-    return RealData(train_x, train_y, test_x, test_y, num_classes, frames_view, appearance)
+    return RealData(
+        train_x, train_y, test_x, test_y, num_classes, frames_view, appearance, pixel_mean, pixel_std, split
+    )
+
+
+def carve_validation(
+    videos: torch.Tensor, labels: torch.Tensor, per_class: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split ``per_class`` random clips of every class off a training set (for tuning without the test split).
+
+    Args:
+        videos: Training clips ``[N, T, C, H, W]``.
+        labels: Their labels ``[N]``.
+        per_class: Clips per class to hold out; every class must keep at least one training clip.
+        seed: Seeds the draw.
+
+    Returns:
+        ``(train_videos, train_labels, validation_videos, validation_labels)``, each in the original order.
+
+    Raises:
+        ConfigError: A class with ``per_class`` clips or fewer.
+
+    Example:
+        >>> x, y = torch.arange(6.0).view(6, 1, 1, 1, 1), torch.tensor([0, 0, 0, 1, 1, 1])
+        >>> tx, ty, vx, vy = carve_validation(x, y, 1, seed=0)
+        >>> ty.tolist(), vy.tolist()
+        ([0, 0, 1, 1], [0, 1])
+    """
+    g = torch.Generator().manual_seed(seed)
+    held = torch.zeros(labels.numel(), dtype=torch.bool)
+    for c in labels.unique().tolist():
+        members = (labels == c).nonzero().flatten()
+        if members.numel() <= per_class:
+            raise ConfigError(
+                f"data.validation_per_class must leave every class a training clip: class {c} has "
+                f"{members.numel()} clips, validation_per_class is {per_class}"
+            )
+        held[members[torch.randperm(members.numel(), generator=g)[:per_class]]] = True
+    return videos[~held], labels[~held], videos[held], labels[held]
+
+
+def standardize_clips(
+    train: torch.Tensor, test: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Standardize train and test clips with the per-channel mean and std of the training clips.
+
+    The published video codebases distill in this space (their loaders normalize every frame); every
+    synthetic memory is initialized in it, and previews map back with the returned statistics.
+
+    Returns:
+        ``(train, test, mean [C], std [C])``.
+
+    Shape:
+        ``[N, T, C, H, W]`` in and out.
+
+    Example:
+        >>> tr, te, mean, std = standardize_clips(torch.rand(4, 2, 3, 5, 5), torch.rand(2, 2, 3, 5, 5))
+        >>> bool(tr.mean(dim=(0, 1, 3, 4)).abs().max() < 1e-5), tuple(mean.shape)
+        (True, (3,))
+    """
+    mean = train.mean(dim=(0, 1, 3, 4), dtype=torch.float64)
+    std = train.to(torch.float64).std(dim=(0, 1, 3, 4)).clamp_min(1e-6)
+    shape = (1, 1, -1, 1, 1)
+    m, s = mean.to(train.dtype).view(shape), std.to(train.dtype).view(shape)
+    return ((train - m) / s).contiguous(), ((test - m) / s).contiguous(), mean.float(), std.float()

@@ -20,6 +20,7 @@ METHODS: tuple[str, ...] = (
     "kcenter",
     "herding",
     "compact",
+    "random_real_compact",
     "static_only",
     "full_data",
 )
@@ -38,6 +39,8 @@ def method_config(
     (learning rates, iterations, MTT settings); this sets the synthetic set and the matching method:
 
     * ``"random_real"``: ``videos_per_class`` random real clips (the baseline's storage); no training.
+    * ``"random_real_compact"``: the same clips keeping ``compact_key_frames`` frames each (interpolated back
+      to the clip length): random real data at the compact variant's storage.
     * ``"DM"`` / ``"MTT"``: the plain baseline (:class:`~temporal_condense.SyntheticVideos`, all frames,
       initialized from real clips) trained with DM / MTT (momentum 0.5, as the published baselines).
     * ``"DM+SD"`` / ``"MTT+SD"``: static-dynamic on the stage-1 statics, random pairing (the paper).
@@ -71,8 +74,8 @@ def method_config(
     syn = base.synthetic.model_dump(mode="json")
     dist: dict[str, Any] = {}
     static = base.static.model_dump(mode="json")
-    if method in ("random_real", "full_data"):
-        syn["kind"] = method
+    if method in ("random_real", "full_data", "random_real_compact"):
+        syn.update(kind=method.replace("_compact", ""), key_frames=compact_key_frames if "compact" in method else None)
         dist["method"] = "none"
         static = {"method": "none"}
     elif method in ("DM", "MTT"):

@@ -42,6 +42,10 @@ class PipelineResult:
         iterations: Stage-2 iterations done.
         losses: Stage-2 loss per iteration.
         out_dir: Output folder.
+        split: What the accuracies were measured on: ``"test"``, or ``"validation"`` clips held out of the
+            training split (tuning runs, ``data.validation_per_class``).
+        render_std_ratio: Std of the rendered training videos over the std of the real training clips (a
+            set whose render drifts far from 1 is swamped by one of its parts; stage 2 warns beyond 3x).
     """
 
     name: str
@@ -58,6 +62,8 @@ class PipelineResult:
     iterations: int = 0
     losses: list[float] = field(default_factory=list)
     out_dir: str = ""
+    split: str = "test"
+    render_std_ratio: float | None = None
 
     @property
     def mean(self) -> float:
@@ -106,18 +112,33 @@ class PipelineResult:
 PREVIEW_KIND = "PipelinePreview"
 
 
-def save_preview(train_set: Any, num_classes: int, path: Path, seed: int) -> Path:
-    """Save the first training video of every class (rendered once, without hooks) for pictures."""
+def save_preview(
+    train_set: Any,
+    num_classes: int,
+    path: Path,
+    seed: int,
+    pixel_mean: torch.Tensor | None = None,
+    pixel_std: torch.Tensor | None = None,
+) -> Path:
+    """Save the first training video of every class (rendered once, without hooks) for pictures.
+
+    With ``pixel_mean``/``pixel_std`` (standardized runs) the videos are mapped back to the data's pixel
+    space (``x * std + mean``, clipped to [0, 1]) so that pictures show what a person would see.
+    """
     if isinstance(train_set, nn.Module):
         videos, labels = cast(Any, train_set).export(generator=torch.Generator().manual_seed(seed))
     else:
         videos, labels = train_set
     first = torch.stack([(labels == c).nonzero().flatten()[0] for c in range(num_classes)])
-    return save_artifact(path, {"videos": videos[first], "labels": labels[first]}, kind=PREVIEW_KIND)
+    videos = videos[first]
+    if pixel_mean is not None and pixel_std is not None:
+        shape = (1, 1, -1, 1, 1)
+        videos = (videos * pixel_std.view(shape) + pixel_mean.view(shape)).clamp(0.0, 1.0)
+    return save_artifact(path, {"videos": videos.contiguous(), "labels": labels[first]}, kind=PREVIEW_KIND)
 
 
 def load_preview(out_dir: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``(videos [K, T, C, H, W], labels [K])`` preview (one video per class) of a finished run."""
+    """The ``(videos [K, T, C, H, W], labels [K])`` preview (one video per class, in the data's pixel space)."""
     tensors, _ = load_artifact(Path(out_dir) / "preview.safetensors", kind=PREVIEW_KIND)
     return tensors["videos"], tensors["labels"]
 

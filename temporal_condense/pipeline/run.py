@@ -32,6 +32,7 @@ from temporal_condense.pipeline.stages import (
     build_training_set,
     check_trajectories,
     make_optimizer,
+    render_std_ratio,
     stage1,
     stage2,
 )
@@ -205,9 +206,18 @@ def run_pipeline(
                     callback(it, loss)
 
         losses, stage2_s, experts_s = stage2(cfg, real, train_set, out, progress, step_callback)
+    ratio = None
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-    save_preview(train_set, real.num_classes, out / "preview.safetensors", derive_seed(cfg.seed, "preview"))
+        ratio = render_std_ratio(train_set, real, derive_seed(cfg.seed, "render-check"))
+    save_preview(
+        train_set,
+        real.num_classes,
+        out / "preview.safetensors",
+        derive_seed(cfg.seed, "preview"),
+        real.pixel_mean,
+        real.pixel_std,
+    )
 
     ev = cfg.evaluation
     metrics: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {}
@@ -248,6 +258,8 @@ def run_pipeline(
         iterations=len(losses),
         losses=losses,
         out_dir=str(out),
+        split=real.split,
+        render_std_ratio=ratio,
     )
     write_json(result_path, {"config": config_digest(cfg), "result": result.to_dict()})
     if log is not None:

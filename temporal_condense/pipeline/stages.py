@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from temporal_condense import DynamicMemoryBlock, SegmentedMatcher, SyntheticVideos
+from temporal_condense import DynamicMemoryBlock, Interpolator, SegmentedMatcher, SyntheticVideos
 from temporal_condense.coreset import select_coreset
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
@@ -101,6 +101,11 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         pair = random_real_subset(
             (data.train_x, data.train_y), syn.videos_per_class, seed=derive_seed(cfg.seed, "random_real"), num_classes=k
         )
+        if syn.key_frames is not None and syn.key_frames < frames:
+            # random real clips at a smaller storage: keep key frames only, interpolate them back to ``frames``
+            idx = torch.linspace(0, frames - 1, syn.key_frames).round().long()
+            kept = pair[0][:, idx].contiguous()
+            return (Interpolator(frames, syn.mode)(kept).contiguous(), pair[1]), kept.numel() * kept.element_size()
         return pair, pair[0].numel() * pair[0].element_size()
     if syn.kind in ("kcenter", "herding"):
         d = cfg.distill
@@ -151,6 +156,8 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         dynamic_channels=syn.dynamic_channels,
         block=syn.block,
         block_init=syn.block_init,
+        dynamic_init=syn.dynamic_init,
+        dynamic_std=syn.dynamic_std,
         pairing=syn.pairing,
         static_per_video=syn.static_per_video,
         dynamic_per_video=syn.dynamic_per_video,
@@ -159,6 +166,34 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         seed=derive_seed(cfg.seed, "init"),
     )
     return synset_sd, int(synset_sd.storage_bytes())
+
+
+RENDER_STD_LIMIT = 3.0  # a render this many times wider (or narrower) than the real clips is swamped by a part
+
+
+def render_std_ratio(synset: Any, data: RealData, seed: int) -> float:
+    """Std of one rendered copy of the whole set (no hooks) over the std of the real training clips."""
+    videos, _ = synset.export(generator=torch.Generator().manual_seed(seed))
+    return float(videos.std() / data.train_x.std().clamp_min(1e-12))
+
+
+def check_render_scale(synset: Any, data: RealData, cfg: PipelineConfig, iteration: int) -> float:
+    """Warn (logging) when the rendered videos' std leaves ``[1/3, 3]`` times the real clips' std.
+
+    That is the signature of one part swamping the others (e.g. a block that mixes an untrained N(0, 1)
+    dynamic memory into [0, 1] statics): the set then renders as noise while its loss still falls.
+    """
+    ratio = render_std_ratio(synset, data, derive_seed(cfg.seed, "render-check"))
+    if not 1 / RENDER_STD_LIMIT <= ratio <= RENDER_STD_LIMIT:
+        logger.warning(
+            "stage 2 (%s), iteration %d: the rendered videos' std is %.2fx the real clips' (expected within "
+            "%.0fx): one part of the set swamps the others; lower its learning rate or init scale",
+            cfg.name,
+            iteration,
+            ratio,
+            RENDER_STD_LIMIT,
+        )
+    return ratio
 
 
 def make_optimizer(cfg: PipelineConfig, synset: Any) -> tuple[torch.optim.Optimizer, torch.Tensor | None]:
@@ -393,6 +428,7 @@ def stage2(
                 bar.set_postfix(loss=f"{losses[-1]:.4g}")
                 if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == d.iterations:
                     checkpoint(it + 1)
+                    check_render_scale(synset, data, cfg, it + 1)
                 if callback is not None:
                     callback(it + 1, losses[-1])
             bar.close()

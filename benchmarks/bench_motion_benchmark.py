@@ -1,0 +1,133 @@
+"""Validity of the quickstart's motion benchmark, and stage 1's sanity check, in one run.
+
+Prints, on the quickstart's data (``temporal_condense.pipeline.quickstart.base_config``):
+
+* **full data**: ConvNet3D (the quickstart's student) trained on every training clip -- top-1 and motion
+  accuracy (accuracy among the 2 classes that share the true class's shape; chance 50 %);
+* **single frame**: the image ConvNet trained on one random frame per clip and tested on single frames --
+  it tells the shape (colour) but its motion accuracy must stay at chance: no single frame tells the motion;
+* **stage-1 sanity**: the stage-1 statics (DM on single frames, the quickstart's settings) against the same
+  number of random real frames, both evaluated as image sets (single-frame ConvNet): a distilled image set
+  must beat random real frames of the same count.
+
+Usage::
+
+    python benchmarks/bench_motion_benchmark.py              # test split (the figures in docs/data.md)
+    python benchmarks/bench_motion_benchmark.py --validation # held-out training clips (for tuning)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from temporal_condense.data import single_frames
+from temporal_condense.evaluate import evaluate, group_accuracy
+from temporal_condense.pipeline.data import load_data
+from temporal_condense.pipeline.quickstart import base_config
+from temporal_condense.seeds import derive_seed
+from temporal_condense.static import distill_static
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--validation", action="store_true")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--full-epochs", type=int, default=8)
+    args = parser.parse_args()
+    cfg = base_config(validation=args.validation)
+    real = load_data(cfg.data, progress=False, seed=cfg.seed)
+    assert real.appearance is not None
+    appearance = real.appearance
+
+    def motion(logits: torch.Tensor, labels: torch.Tensor) -> float:
+        return 100.0 * group_accuracy(logits, labels, appearance)
+
+    k = real.num_classes
+    print(
+        f"data: {tuple(real.train_x.shape)} train, {tuple(real.test_x.shape)} {real.split}; chance "
+        f"{100 / k:.1f} % top-1, 50 % motion"
+    )
+    ev = cfg.evaluation
+    t0 = time.perf_counter()
+    full = evaluate(
+        (real.train_x, real.train_y),
+        (real.test_x, real.test_y),
+        model=ev.model,
+        model_kwargs=ev.model_kwargs,
+        runs=2,
+        epochs=args.full_epochs,
+        lr=ev.lr,
+        batch_size=ev.batch_size,
+        progress=False,
+        num_classes=k,
+        metrics={"motion": motion},
+        seed=1,
+    )
+    m = full.metrics["motion"]
+    print(
+        f"full data, {ev.model} {ev.model_kwargs}, {args.full_epochs} epochs: top-1 {full.mean:.1f} ± {full.std:.1f}"
+        f"  motion {sum(m) / len(m):.1f}  ({time.perf_counter() - t0:.0f} s)"
+    )
+
+    image_model, image_kwargs = cfg.static.model, cfg.static.model_kwargs
+    train_frames = single_frames(real.train_x, real.train_y, derive_seed(cfg.seed, "bench-train"))
+    test_frames = single_frames(real.test_x, real.test_y, derive_seed(cfg.seed, "bench-test"))
+    t0 = time.perf_counter()
+    sf = evaluate(
+        train_frames,
+        test_frames,
+        model=image_model,
+        model_kwargs=image_kwargs,
+        runs=2,
+        epochs=20,
+        lr=ev.lr,
+        batch_size=ev.batch_size,
+        progress=False,
+        num_classes=k,
+        metrics={"motion": motion},
+        seed=1,
+    )
+    m = sf.metrics["motion"]
+    print(
+        f"single frame, {image_model} {image_kwargs}, full data: top-1 {sf.mean:.1f} ± {sf.std:.1f}  motion "
+        f"{sum(m) / len(m):.1f}  ({time.perf_counter() - t0:.0f} s)"
+    )
+
+    spc = cfg.static.static_per_class
+    t0 = time.perf_counter()
+    memory = distill_static(
+        real.frames_view, config=cfg.static.library_config(k, derive_seed(cfg.seed, "stage1")), progress=False
+    )
+    distill_s = time.perf_counter() - t0
+    g = torch.Generator().manual_seed(derive_seed(cfg.seed, "bench-random-frames"))
+    fx, fy = train_frames
+    pick = torch.cat(
+        [(fy == c).nonzero().flatten()[torch.randperm(int((fy == c).sum()), generator=g)[:spc]] for c in range(k)]
+    )
+    rows = {"stage-1 statics (DM)": (memory.images, memory.labels), "random real frames": (fx[pick], fy[pick])}
+    for name, pair in rows.items():
+        res = evaluate(
+            pair,
+            test_frames,
+            model=image_model,
+            model_kwargs=image_kwargs,
+            runs=args.runs,
+            epochs=300,
+            lr=ev.lr,
+            batch_size=ev.batch_size,
+            progress=False,
+            num_classes=k,
+            seed=1,
+        )
+        print(
+            f"{name:<22} {spc}/class, single-frame eval: top-1 {res.mean:.1f} ± {res.std:.1f}  "
+            f"runs {[round(a, 1) for a in res.top1]}"
+        )
+    print(f"stage 1: {cfg.static.iterations} DM iterations in {distill_s:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
