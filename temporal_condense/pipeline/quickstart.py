@@ -173,6 +173,9 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
     if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
         lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01, "block": 0.001}
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2), "lr": lr})
+    if method == "FRePo+SD":  # the DM+SD set (2 statics, 2 dynamics, random pairing): the SD rows differ only in
+        # the matching loss (the published FRePo+SD pairs 1 static with 1 dynamic: method_config's default)
+        cfg = cfg.replace(synthetic={**base.synthetic.model_dump(mode="json"), "kind": "static_dynamic"})
     if method == "full_data":  # 400 clips: a few epochs reach the ceiling; 2 runs keep the table in budget
         cfg = cfg.replace(evaluation={"epochs": min(8, base.evaluation.epochs), "runs": min(2, base.evaluation.runs)})
     return cfg
