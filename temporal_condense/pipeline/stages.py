@@ -98,14 +98,13 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
     if syn.kind == "full_data":
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
-        pair = random_real_subset(
-            (data.train_x, data.train_y), syn.videos_per_class, seed=derive_seed(cfg.seed, "random_real"), num_classes=k
-        )
+        seed = derive_seed(cfg.seed, "random_real")
         if syn.key_frames is not None and syn.key_frames < frames:
             # random real clips at a smaller storage: keep key frames only, interpolate them back to ``frames``
-            idx = torch.linspace(0, frames - 1, syn.key_frames).round().long()
-            kept = pair[0][:, idx].contiguous()
-            return (Interpolator(frames, syn.mode)(kept).contiguous(), pair[1]), kept.numel() * kept.element_size()
+            kept = real_key_frames(data, syn.videos_per_class, syn.key_frames, seed)
+            labels = torch.arange(k).repeat_interleave(syn.videos_per_class)  # class-major, as the subset
+            return (Interpolator(frames, syn.mode)(kept).contiguous(), labels), kept.numel() * kept.element_size()
+        pair = random_real_subset((data.train_x, data.train_y), syn.videos_per_class, seed=seed, num_classes=k)
         return pair, pair[0].numel() * pair[0].element_size()
     if syn.kind in ("kcenter", "herding"):
         d = cfg.distill
