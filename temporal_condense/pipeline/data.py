@@ -95,8 +95,11 @@ def _datasets(spec: DataSpec) -> tuple[Any, Any]:
 def load_data(spec: DataSpec, progress: bool, data: object = None, *, seed: int = 0) -> RealData:
     """The run's real data: ``spec``'s dataset, or ``data`` (``(train, test)``) for ``dataset: custom``.
 
-    Stage 1's single-frame view is the dataset's own ``single_frame()`` when it has one, else one random frame
-    per training clip (:func:`~temporal_condense.data.single_frames`, seeded from ``seed``).
+    With ``spec.validation_per_class`` the test clips are clips held out of the training split (the test split is
+    not read); with ``spec.standardize`` both are standardized with the training clips' per-channel statistics
+    (:func:`standardize_clips`). Stage 1's single-frame view is the dataset's own ``single_frame()`` only when
+    neither applies; otherwise (and for datasets without one) it is one random frame per training clip
+    (:func:`~temporal_condense.data.single_frames`, seeded from ``seed``).
     """
     if spec.dataset == "custom":
         if data is None:
