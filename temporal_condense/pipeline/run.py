@@ -30,9 +30,9 @@ from temporal_condense.pipeline.report import PipelineResult, save_preview
 from temporal_condense.pipeline.stages import (
     buffer_trajectories,
     build_training_set,
+    check_render_scale,
     check_trajectories,
     make_optimizer,
-    render_std_ratio,
     stage1,
     stage2,
 )
@@ -209,7 +209,7 @@ def run_pipeline(
     ratio = None
     if isinstance(train_set, nn.Module):
         cast(Any, train_set).save(out / "synthetic_set.safetensors")
-        ratio = render_std_ratio(train_set, real, derive_seed(cfg.seed, "render-check"))
+        ratio = check_render_scale(train_set, real, cfg, len(losses))
     save_preview(
         train_set,
         real.num_classes,

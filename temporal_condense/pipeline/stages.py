@@ -427,7 +427,8 @@ def stage2(
                 bar.set_postfix(loss=f"{losses[-1]:.4g}")
                 if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == d.iterations:
                     checkpoint(it + 1)
-                    check_render_scale(synset, data, cfg, it + 1)
+                    if it + 1 < d.iterations:  # the finished set is checked once, by run_pipeline
+                        check_render_scale(synset, data, cfg, it + 1)
                 if callback is not None:
                     callback(it + 1, losses[-1])
             bar.close()
