@@ -96,3 +96,21 @@ def test_distilled_sets_start_from_the_random_real_clips(method: str, reference:
     # and another seed draws other clips
     other, _ = build_training_set(method_config(reference, base.replace(seed=4)), data, None)
     assert not torch.equal(other[0], clips)
+
+
+def test_a_frozen_block_is_kept_as_initialized(tmp_path: Path) -> None:
+    from temporal_condense import DynamicMemoryBlock
+    from temporal_condense.dynamic_memory import residual_init_
+
+    sd = {"dynamic_init": "zeros", "block_init": "residual"}
+    cfg = method_config("DM+SD", tiny_config(synthetic=sd, distill={"train_block": False}))
+    run_pipeline(cfg, tmp_path / "sd", progress=False)
+    synset = DynamicMemoryBlock.load(tmp_path / "sd" / "synthetic_set.safetensors")
+    assert synset.config.train_block is False
+    reference = torch.nn.Conv3d(4, 3, 3, padding=1)
+    residual_init_(reference, 3)
+    assert torch.equal(synset.block.encoder.weight, reference.weight)
+    assert torch.equal(synset.block.encoder.bias, reference.bias)
+    assert synset.dynamic.abs().sum() > 0  # the dynamic memory did learn
+    with pytest.raises(ConfigError, match=r"train_block=False needs synthetic.kind 'static_dynamic', got 'baseline'"):
+        method_config("DM", tiny_config(distill={"train_block": False}))

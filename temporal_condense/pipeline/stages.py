@@ -170,6 +170,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         static_per_video=syn.static_per_video,
         dynamic_per_video=syn.dynamic_per_video,
         train_static=cfg.distill.train_static,
+        train_block=cfg.distill.train_block,
         mode=syn.mode,
         seed=derive_seed(cfg.seed, "init"),
     )
