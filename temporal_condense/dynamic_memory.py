@@ -287,6 +287,7 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
     static_per_video: PositiveInt = 1
     dynamic_per_video: PositiveInt = 1
     train_static: bool = False
+    train_block: bool = True
     mode: str = "linear"
     block_init: Literal["default", "identity", "residual"] = "default"
     dynamic_init: Literal["randn", "zeros"] = "randn"
@@ -358,6 +359,11 @@ class DynamicMemoryBlock(SyntheticSet):
         static_per_video: Statics owned by each slot (random pairing; default ``min(2, static_per_class)``).
         dynamic_per_video: Dynamics owned by each slot (default ``min(2, dynamic_per_class)``).
         train_static: Make the static memory a trainable parameter (otherwise a buffer).
+        train_block: Train the block's parameters (the published loop does). ``False`` keeps the block as
+            initialized (``requires_grad=False``; left out of :meth:`param_groups`): with ``block_init="residual"``
+            every video stays ``static + dynamic memory`` and only the dynamic memory learns. On the quickstart's
+            benchmark a trained ``"conv"`` block learned to delete the statics from the middle frames
+            (docs/results.md).
         block_init: ``"default"`` (PyTorch's Conv3d initialization, as published) or ``"identity"``: the
             block's kernel passes each static channel through its centre tap and ignores the dynamic memory
             (zero weights and bias), so before training every ``"conv"`` video is its static image repeated
@@ -416,6 +422,7 @@ class DynamicMemoryBlock(SyntheticSet):
         dynamic_per_video: int | None = None,
         train_static: bool = False,
         *,
+        train_block: bool = True,
         block_init: str = "default",
         dynamic_init: str = "randn",
         dynamic_std: float = 1.0,
@@ -500,6 +507,7 @@ class DynamicMemoryBlock(SyntheticSet):
                 "static_per_video": spv,
                 "dynamic_per_video": dpv,
                 "train_static": train_static,
+                "train_block": train_block,
                 "block_init": block_init,
                 "dynamic_init": dynamic_init,
                 "dynamic_std": dynamic_std,
@@ -560,6 +568,8 @@ class DynamicMemoryBlock(SyntheticSet):
             self.register_buffer("static", static_data.contiguous())
         self.dynamic = nn.Parameter(dynamic_data)
         self.block = module
+        if not config.train_block:
+            self.block.requires_grad_(False)
         self.interpolator = Interpolator(config.frames, config.mode)
         self.register_buffer(
             "_static_slots",
@@ -745,6 +755,7 @@ class DynamicMemoryBlock(SyntheticSet):
             static_per_video=cfg.static_per_video,
             dynamic_per_video=cfg.dynamic_per_video,
             train_static=cfg.train_static,
+            train_block=cfg.train_block,
             channels=cfg.channels,
             mode=cfg.mode,
             block_init=cfg.block_init,
@@ -760,5 +771,5 @@ class DynamicMemoryBlock(SyntheticSet):
             f"size={c.size}, static_per_class={c.static_per_class}, dynamic_per_class={c.dynamic_per_class}, "
             f"dynamic_frames={c.dynamic_frames}, dynamic_channels={c.dynamic_channels}, pairing={c.pairing!r}, "
             f"static_per_video={c.static_per_video}, dynamic_per_video={c.dynamic_per_video}, "
-            f"train_static={c.train_static}"
+            f"train_static={c.train_static}, train_block={c.train_block}"
         )

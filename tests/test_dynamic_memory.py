@@ -239,6 +239,30 @@ def test_gradients_flow_to_trainable_parts_only() -> None:
     assert isinstance(trainable.static, nn.Parameter) and trainable.static.grad is not None
 
 
+
+def test_frozen_block_keeps_its_init_and_only_the_dynamic_memory_learns(tmp_path: object) -> None:
+    synset = make(block_init="residual", dynamic_init="zeros", train_block=False)
+    before = {n: t.clone() for n, t in synset.block.state_dict().items()}
+    assert [g["name"] for g in synset.param_groups()] == ["dynamic"]
+    with pytest.raises(ConfigError, match=r"lr_block was given but part 'block' .* is frozen"):
+        synset.param_groups(lr_block=0.1)
+    opt = synset.optimizer(lr_dynamic=1.0)
+    for _ in range(3):
+        opt.zero_grad()
+        videos, _ = synset(generator=torch.Generator().manual_seed(0))
+        videos.pow(2).mean().backward()
+        opt.step()
+    assert synset.dynamic.abs().sum() > 0  # learned from the first step (residual init)
+    for name, tensor in synset.block.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    # residual init, frozen: every frame is exactly static + dynamic memory (centre taps)
+    videos, _ = synset(indices=torch.tensor([0]), generator=torch.Generator().manual_seed(0))
+    static_i, dynamic_i = synset.pair(torch.tensor([0]), torch.Generator().manual_seed(0))
+    expected = synset.static[static_i][:, None] + synset.dynamic[0, dynamic_i][:, :, :1]
+    torch.testing.assert_close(videos, expected, rtol=1e-5, atol=1e-5)
+    loaded = DynamicMemoryBlock.load(synset.save(f"{tmp_path}/frozen.safetensors"))
+    assert loaded.config.train_block is False and [g["name"] for g in loaded.param_groups()] == ["dynamic"]
+
 # ------------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize(
     ("static", "pattern"),

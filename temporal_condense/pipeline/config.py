@@ -342,6 +342,8 @@ class DistillSpec(_Spec):
             ``"videos"`` for the baseline, published ``--lr_img``); missing names keep the defaults
             (:data:`PART_LRS`); only the set's trainable parts are used.
         train_static: Fine-tune the statics in stage 2 (the paper keeps them frozen).
+        train_block: Train the static-dynamic block in stage 2 (the paper does); ``False`` keeps it as
+            initialized, so only the dynamic memory (and the statics, with ``train_static``) learns.
         momentum: SGD momentum (the paper: 0.95 for static-dynamic; DM/MTT baselines 0.5).
         batch_real: DM: real clips per class per iteration.
         augment: DM: siamese video augmentation (kornia, same parameters for real and synthetic).
@@ -359,6 +361,7 @@ class DistillSpec(_Spec):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     lr: dict[str, float] = Field(default_factory=lambda: dict(PART_LRS))
     train_static: bool = False
+    train_block: bool = True
     momentum: float = Field(default=0.95, ge=0, lt=1)
     batch_real: int = Field(default=64, ge=1)
     augment: bool = False
@@ -463,6 +466,8 @@ class PipelineConfig(_Spec):
             )
         if self.distill.train_static and kind != "static_dynamic":
             raise ValueError(f"distill.train_static needs synthetic.kind 'static_dynamic', got {kind!r}")
+        if not self.distill.train_block and kind != "static_dynamic":
+            raise ValueError(f"distill.train_block=False needs synthetic.kind 'static_dynamic', got {kind!r}")
         return self
 
     # --------------------------------------------------------------------------------------- YAML

@@ -84,6 +84,15 @@ def stage1(cfg: PipelineConfig, data: RealData, out: Path, progress: bool) -> tu
     return memory, seconds
 
 
+def real_draw_seed(cfg: PipelineConfig) -> int:
+    """Seed of the real clips drawn for a table: the random-real rows and the real init of the distilled sets.
+
+    One draw for both, so the table's difference between a distilled set and random real is the distillation's
+    own effect, not the luck of two different draws (docs/results.md: with two draws the gap was the draw's).
+    """
+    return derive_seed(cfg.seed, "random_real")
+
+
 def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
     """``per_class`` random real clips per class (class-major), reduced to ``key_frames`` evenly spaced frames."""
     videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=data.num_classes)
@@ -98,7 +107,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
     if syn.kind == "full_data":
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
-        seed = derive_seed(cfg.seed, "random_real")
+        seed = real_draw_seed(cfg)
         if syn.key_frames is not None and syn.key_frames < frames:
             # random real clips at a smaller storage: keep key frames only, interpolate them back to ``frames``
             kept = real_key_frames(data, syn.videos_per_class, syn.key_frames, seed)
@@ -124,7 +133,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
     if syn.kind == "baseline":
         n_syn = syn.key_frames or frames
         init = (
-            real_key_frames(data, syn.videos_per_class, n_syn, derive_seed(cfg.seed, "init"))
+            real_key_frames(data, syn.videos_per_class, n_syn, real_draw_seed(cfg))
             if syn.init == "real"
             else None
         )
@@ -161,6 +170,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         static_per_video=syn.static_per_video,
         dynamic_per_video=syn.dynamic_per_video,
         train_static=cfg.distill.train_static,
+        train_block=cfg.distill.train_block,
         mode=syn.mode,
         seed=derive_seed(cfg.seed, "init"),
     )

@@ -1,0 +1,56 @@
+"""benchmarks/ablation_dm_objective.py: its paired DM loss is dm_loss, its summaries are what they say."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from temporal_condense.losses import dm_loss
+from temporal_condense.models import get_model
+from temporal_condense.pipeline.data import load_data
+from temporal_condense.pipeline.quickstart import base_config
+from temporal_condense.seeds import derive_seed
+
+
+def _ablation() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation_dm_objective.py"
+    spec = importlib.util.spec_from_file_location("ablation_dm_objective", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paired_dm_loss_is_dm_loss_and_summaries_hold_their_clips(monkeypatch: pytest.MonkeyPatch) -> None:
+    ab = _ablation()
+    cfg = base_config(fast=True)
+    real = load_data(cfg.data, progress=False, seed=0)
+    sets = ab.summaries(real, 2, seed=5)
+    first = sets["random real clip"]
+    assert first.shape[0] == real.num_classes
+    for c in range(real.num_classes):  # the first clip is a real clip of class c, and in both summaries
+        members = real.train_x[real.train_y == c]
+        assert any(torch.equal(first[c], m) for m in members)
+        assert torch.all(sets["max of 2 real clips"][c] >= first[c])
+    monkeypatch.setattr(ab, "NETS", 1)
+    monkeypatch.setattr(ab, "BATCH_REAL", 10**6)  # every real clip
+    monkeypatch.setattr(ab, "base_config", lambda: cfg)
+    losses = ab.expected_dm_loss(real, sets, seed=7)
+    d = cfg.distill
+    net = get_model(
+        d.model,
+        channels=real.channels,
+        num_classes=real.num_classes,
+        size=real.size,
+        frames=real.frames,
+        seed=derive_seed(7, "ablation-net", 0),
+        **d.model_kwargs,
+    )
+    labels = torch.arange(real.num_classes)
+    for name, videos in sets.items():
+        ref = dm_loss(net.embed, real.train_x, real.train_y, videos, labels, real.num_classes)
+        torch.testing.assert_close(torch.tensor(losses[name]), ref.detach(), rtol=1e-4, atol=1e-6)
