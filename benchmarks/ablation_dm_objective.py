@@ -59,6 +59,22 @@ def summaries(real: RealData, per_class: int, seed: int) -> dict[str, torch.Tens
     }
 
 
+def random_embed(real: RealData, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``embed`` of a freshly initialized, frozen copy of the quickstart's distillation network."""
+    d = base_config().distill
+    net = get_model(
+        d.model,
+        channels=real.channels,
+        num_classes=real.num_classes,
+        size=real.size,
+        frames=real.frames,
+        seed=seed,
+        **d.model_kwargs,
+    )
+    net.requires_grad_(False)
+    return cast(Callable[[torch.Tensor], torch.Tensor], net.embed)
+
+
 def expected_dm_loss(real: RealData, sets: dict[str, torch.Tensor], seed: int) -> dict[str, float]:
     """DM loss of every set, averaged over the same ``NETS`` random networks and real batches (paired).
 
@@ -70,18 +86,8 @@ def expected_dm_loss(real: RealData, sets: dict[str, torch.Tensor], seed: int) -
     g = torch.Generator().manual_seed(seed)
     members = [(real.train_y == c).nonzero().flatten() for c in range(k)]
     totals = dict.fromkeys(sets, 0.0)
-    d = base_config().distill
     for i in range(NETS):
-        net = get_model(
-            d.model,
-            channels=real.channels,
-            num_classes=k,
-            size=real.size,
-            frames=real.frames,
-            seed=derive_seed(seed, "ablation-net", i),
-            **d.model_kwargs,
-        )
-        embed = cast(Callable[[torch.Tensor], torch.Tensor], net.embed)
+        embed = random_embed(real, derive_seed(seed, "ablation-net", i))
         with torch.no_grad():
             means = torch.stack(
                 [
@@ -110,20 +116,9 @@ def distill_dm(real: RealData, start: torch.Tensor, iterations: int, lr: float, 
     g = torch.Generator().manual_seed(seed)
     members = [(real.train_y == c).nonzero().flatten() for c in range(k)]
     for it in range(iterations):
-        net = get_model(
-            d.model,
-            channels=real.channels,
-            num_classes=k,
-            size=real.size,
-            frames=real.frames,
-            seed=derive_seed(seed, "ablation-student", it),
-            **d.model_kwargs,
-        )
-        for p in net.parameters():
-            p.requires_grad_(False)
+        embed = random_embed(real, derive_seed(seed, "ablation-student", it))
         idx = torch.cat([m[torch.randperm(m.numel(), generator=g)[: d.batch_real]] for m in members])
         videos, labels = synset(generator=g)
-        embed = cast(Callable[[torch.Tensor], torch.Tensor], net.embed)
         loss = dm_loss(embed, real.train_x[idx], real.train_y[idx], videos, labels, k)
         opt.zero_grad(set_to_none=True)
         loss.backward()
