@@ -134,6 +134,9 @@ def _worker(rank: int, world_size: int, init_file: str, out_dir: str, result_dir
             {"mine": [p.name for p in mine], "a": a.grad, "b": b.grad, "mean": m},
             str(Path(result_dir) / f"rank{rank}.pt"),
         )
+        # both ranks leave together: tearing gloo down while the peer is still in its last collective can
+        # abort the process ("terminate called without an active exception"; seen once in a full CI run)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
