@@ -8,9 +8,11 @@ On the quickstart's data and evaluation (``temporal_condense.pipeline.quickstart
   so the maximum keeps every clip's shape at full contrast);
 * **what trains a student**: each of those sets evaluated as the quickstart evaluates its rows (ConvNet3D,
   5 runs, lr 0.001, 300 epochs), with its motion accuracy;
-* **what distilling does to the real clip**: DM from the random real clip (the quickstart's DM row, at the
-  quickstart's lr 100 and at a longer, faster run), with how far the clips moved and how much of them is
-  high-frequency (the rms of the clips' Laplacian over the real clips').
+* **what distilling does to the real clip**: DM from the random real clip with the quickstart's DM settings
+  (100 iterations at lr 100, momentum 0.5, 8 real clips per class) and a longer, faster run, with how far the
+  clips moved and how much of them is high-frequency (the rms of the clips' Laplacian over the real clips').
+  The loop is a plain transcription of the pipeline's DM stage with its own seeds, so its set is not the
+  quickstart row's set to the digit.
 
 A set DM's objective rates closer to the data while it trains worse students (or the reverse) means DM's
 gradient cannot lead to the better set, whatever its budget: docs/results.md reads the figures.
@@ -37,6 +39,7 @@ from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
 from temporal_condense.pipeline.data import RealData, load_data
 from temporal_condense.pipeline.quickstart import base_config
+from temporal_condense.pipeline.stages import real_draw_seed
 from temporal_condense.seeds import derive_seed
 
 NETS = 16  # random networks over which the DM loss of every set is averaged
@@ -137,16 +140,17 @@ def main() -> None:
     assert real.appearance is not None
     appearance = real.appearance
     k, ev = real.num_classes, cfg.evaluation
-    seed = derive_seed(cfg.seed, "random_real")  # the quickstart's draw (real_draw_seed)
+    seed = real_draw_seed(cfg)  # the quickstart's draw of real clips
     print(f"data: {tuple(real.train_x.shape)} train, {tuple(real.test_x.shape)} {real.split}; one clip per class")
 
     sets = summaries(real, args.per_class, seed)
     t0 = time.perf_counter()
-    sets["DM, 100 iterations, lr 100 (quickstart)"] = distill_dm(real, sets["random real clip"], 100, 100.0, seed)
-    sets["DM, 400 iterations, lr 300"] = distill_dm(real, sets["random real clip"], 400, 300.0, seed)
+    start = sets["random real clip"]
+    sets["DM, 100 iterations, lr 100 (quickstart settings)"] = distill_dm(real, start, 100, 100.0, seed)
+    sets["DM, 400 iterations, lr 300"] = distill_dm(real, start, 400, 300.0, seed)
     print(f"DM runs: {time.perf_counter() - t0:.0f} s")
     losses = expected_dm_loss(real, sets, derive_seed(cfg.seed, "ablation-dm-loss"))
-    start, hf_real = sets["random real clip"], high_frequency(real.train_x[:64])
+    hf_real = high_frequency(real.train_x[:64])
 
     print("| set | DM loss (16 nets) | moved (rms) | high-freq. vs real | top-1 (%) | motion (%) |")
     print("|---|---|---|---|---|---|")
