@@ -319,5 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, ok in check_targets(results):
         print(f"  [{'x' if ok else ' '}] {name}")
-    print(f"\ntotal {total:.1f} s; written to {out}/ (results.csv, results.md, <method>.png, <method>.gif)")
+    files = "results.csv, results.md, <method>.png, <method>.gif"
+    if args.draws > 1:
+        files = "results.csv, results.md; each seed's table and previews in seed<s>/"
+    print(f"\ntotal {total:.1f} s; written to {out}/ ({files})")
     return 0
