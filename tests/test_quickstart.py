@@ -1,8 +1,16 @@
-"""The quickstart's target checks: 'beats' means the difference of means exceeds the larger std."""
+"""The quickstart's target checks ('beats': the difference of means exceeds the larger std) and its draws."""
 
 from __future__ import annotations
 
-from temporal_condense.pipeline import PipelineResult
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from temporal_condense.errors import ConfigError
+from temporal_condense.pipeline import PipelineResult, pool_results, quickstart
 from temporal_condense.pipeline.quickstart import CORE_METHODS, beats, check_targets
 
 
@@ -33,3 +41,52 @@ def test_check_targets_reads_every_row_and_the_storage() -> None:
     assert got["DM+SD beats static-only on motion"]
     rows["DM+SD"] = result("DM+SD", [50.0, 50.0], storage=120)  # more storage than DM: no
     assert not dict(check_targets(rows))["DM+SD beats DM at <= storage"]
+
+
+def test_pool_results_puts_the_runs_of_every_draw_together() -> None:
+    a = PipelineResult("DM", "baseline", "DM", [40.0, 42.0], [90.0, 91.0], [60.0, 62.0], 100, 1.0, 2.0, 3.0, 4.0)
+    b = PipelineResult("DM", "baseline", "DM", [30.0, 32.0], [80.0, 81.0], [50.0, 52.0], 100, 1.0, 2.0, 0.0, 4.0)
+    a.render_std_ratio, b.render_std_ratio = 1.0, 1.5
+    a.out_dir, b.out_dir = "runs/seed0/DM", "runs/seed1/DM"
+    pooled = pool_results([a, b])
+    assert pooled.top1 == [40.0, 42.0, 30.0, 32.0] and pooled.top5 == [90.0, 91.0, 80.0, 81.0]
+    assert pooled.motion == [60.0, 62.0, 50.0, 52.0]
+    assert pooled.mean == 36.0 and pooled.std == statistics.pstdev([40.0, 42.0, 30.0, 32.0])
+    assert pooled.std > max(a.std, b.std)  # the draw's spread is in it
+    assert (pooled.stage1_seconds, pooled.experts_seconds, pooled.eval_seconds) == (2.0, 3.0, 8.0)
+    assert pooled.render_std_ratio == 1.25 and pooled.out_dir == "runs"
+    assert pool_results([a]).top1 == a.top1
+
+
+def test_pool_results_refuses_different_rows() -> None:
+    dm = result("DM", [40.0])
+    with pytest.raises(ConfigError, match="at least one"):
+        pool_results([])
+    with pytest.raises(ConfigError, match=r"results\[1\]\.name is 'MTT'"):
+        pool_results([dm, result("MTT", [40.0])])
+    with pytest.raises(ConfigError, match=r"results\[1\]\.storage_bytes is 50"):
+        pool_results([dm, result("DM", [40.0], storage=50)])
+    with pytest.raises(ConfigError, match="motion"):
+        pool_results([dm, PipelineResult("DM", "x", "none", [40.0], [40.0], [], 100)])
+
+
+def test_draws_run_one_table_per_seed_and_pool_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, Path]] = []
+
+    def fake_run_table(base: Any, out: Path, progress: bool, log_line: Any, methods: Any) -> dict[str, PipelineResult]:
+        calls.append((base.seed, out))
+        return {m: result(m, [float(base.seed), float(base.seed) + 1.0]) for m in methods}
+
+    monkeypatch.setattr(quickstart, "run_table", fake_run_table)
+    assert quickstart.main(["--fast", "--seed", "3", "--draws", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert calls == [(3, tmp_path / "seed3"), (4, tmp_path / "seed4")]
+    for seed in (3, 4):  # each draw's own table
+        rows = json.loads((tmp_path / f"seed{seed}" / "results.json").read_text())
+        assert [r["top1"] for r in rows] == [[seed, seed + 1.0]] * len(CORE_METHODS)
+    pooled = {r["name"]: r["top1"] for r in json.loads((tmp_path / "results.json").read_text())}
+    assert pooled == {m: [3.0, 4.0, 4.0, 5.0] for m in CORE_METHODS}
+    calls.clear()
+    quickstart.main(["--fast", "--out", str(tmp_path / "one"), "--no-progress"])  # one draw: no seed folders
+    assert calls == [(0, tmp_path / "one")]
+    with pytest.raises(SystemExit):
+        quickstart.main(["--draws", "0"])

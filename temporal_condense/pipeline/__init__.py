@@ -57,6 +57,7 @@ from temporal_condense.pipeline.report import (
     PipelineResult,
     format_table,
     load_preview,
+    pool_results,
     write_table,
 )
 from temporal_condense.pipeline.run import Logger, run_pipeline
@@ -83,6 +84,7 @@ __all__ = [
     "load_checkpoint",
     "load_preview",
     "method_config",
+    "pool_results",
     "run_pipeline",
     "save_checkpoint",
     "tensorboard_logger",

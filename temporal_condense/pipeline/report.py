@@ -19,7 +19,15 @@ from temporal_condense.errors import ConfigError
 from temporal_condense.io import load_artifact, save_artifact
 from temporal_condense.pipeline.config import write_json, write_text
 
-__all__ = ["PREVIEW_KIND", "TABLE_COLUMNS", "PipelineResult", "format_table", "load_preview", "write_table"]
+__all__ = [
+    "PREVIEW_KIND",
+    "TABLE_COLUMNS",
+    "PipelineResult",
+    "format_table",
+    "load_preview",
+    "pool_results",
+    "write_table",
+]
 
 
 @dataclass
@@ -107,6 +115,61 @@ class PipelineResult:
         """Inverse of :meth:`to_dict`."""
         names = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def pool_results(results: Sequence[PipelineResult]) -> PipelineResult:
+    """One row's results over several draws (runs of the same method with other seeds) as one result.
+
+    With one clip per class, which real clips, statics and students a seed draws moves a row by more than the
+    spread of its evaluation runs; pooling the runs of several draws gives a mean and std that include the draw.
+    The per-run lists (``top1``, ``top5``, ``motion``) are concatenated in order and the times summed;
+    ``render_std_ratio`` is the mean over the draws (``None`` if any lacks it), ``iterations`` the first
+    draw's, ``losses`` empty (each draw's curve stays in its own folder), ``out_dir`` the folders' common
+    parent.
+
+    Args:
+        results: The same row (name, kind, method, split and storage) from each draw.
+
+    Raises:
+        ConfigError: ``results`` is empty or its entries are not the same row.
+
+    Example:
+        >>> a = PipelineResult("DM", "baseline", "DM", [40.0, 42.0], [90.0, 90.0], [], 100)
+        >>> b = PipelineResult("DM", "baseline", "DM", [30.0, 32.0], [80.0, 80.0], [], 100)
+        >>> pooled = pool_results([a, b])
+        >>> pooled.top1, pooled.mean
+        ([40.0, 42.0, 30.0, 32.0], 36.0)
+    """
+    if not results:
+        raise ConfigError("results must hold at least one PipelineResult, got none")
+    first = results[0]
+    for i, r in enumerate(results[1:], start=1):
+        for name in ("name", "kind", "method", "split", "storage_bytes"):
+            if getattr(r, name) != getattr(first, name):
+                raise ConfigError(
+                    f"results must be the same row from each draw: results[{i}].{name} is "
+                    f"{getattr(r, name)!r}, results[0].{name} is {getattr(first, name)!r}"
+                )
+        if bool(r.motion) != bool(first.motion):
+            raise ConfigError(f"results must all have motion accuracies or none; results[{i}] differs from results[0]")
+    ratios = [r.render_std_ratio for r in results]
+    return PipelineResult(
+        name=first.name,
+        kind=first.kind,
+        method=first.method,
+        top1=[a for r in results for a in r.top1],
+        top5=[a for r in results for a in r.top5],
+        motion=[a for r in results for a in r.motion],
+        storage_bytes=first.storage_bytes,
+        stage1_seconds=sum(r.stage1_seconds for r in results),
+        stage2_seconds=sum(r.stage2_seconds for r in results),
+        experts_seconds=sum(r.experts_seconds for r in results),
+        eval_seconds=sum(r.eval_seconds for r in results),
+        iterations=first.iterations,
+        out_dir=os.path.commonpath([r.out_dir for r in results]) if all(r.out_dir for r in results) else "",
+        split=first.split,
+        render_std_ratio=None if any(x is None for x in ratios) else statistics.fmean(cast(list[float], ratios)),
+    )
 
 
 PREVIEW_KIND = "PipelinePreview"
