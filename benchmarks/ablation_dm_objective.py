@@ -161,9 +161,7 @@ def main() -> None:
             model=ev.model,
             model_kwargs=ev.model_kwargs,
             runs=ev.runs,
-            epochs=ev.epochs,
-            lr=ev.lr,
-            batch_size=ev.batch_size,
+            config=ev.library_config(),  # the quickstart rows' evaluation protocol, every field of it
             progress=False,
             num_classes=k,
             metrics={"motion": lambda logits, labels: 100.0 * group_accuracy(logits, labels, appearance)},
