@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from temporal_condense.pipeline import (
     save_checkpoint,
     write_table,
 )
+from temporal_condense.static import StaticMemory
 from temporal_condense.visualize import save_video_gif, save_video_grid, video_grid, video_to_uint8
 
 TINY_MODEL = {"net_width": 8}
@@ -279,6 +281,39 @@ def test_finished_stages_are_reused_or_refused_by_their_own_inputs(tmp_path: Pat
     )
     assert iterations == [] and again.losses == first.losses
     assert json.loads((tmp_path / "run" / "result.json").read_text())["result"]["top1"] == again.top1
+
+
+def _static_dynamic_row(root: Path) -> PipelineConfig:
+    """DM+SD on the static memory that a static-only row wrote into ``root/static_only``."""
+    return method_config("DM+SD", tiny_config()).replace(
+        static={"method": "load", "path": str(root / "static_only" / "static_memory.safetensors")}
+    )
+
+
+def test_runs_that_read_another_folder_resume_after_a_copy(tmp_path: Path) -> None:
+    """The static memory a row loads enters its keys by content: the copied folders are the same runs."""
+    first = tmp_path / "first"
+    run_pipeline(method_config("static_only", tiny_config()), first / "static_only", progress=False)
+    done = run_pipeline(_static_dynamic_row(first), first / "DM+SD", progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    iterations: list[int] = []
+    again = run_pipeline(
+        _static_dynamic_row(copy), copy / "DM+SD", progress=False, callback=lambda i, loss: iterations.append(i)
+    )
+    assert iterations == [] and again == done
+
+
+def test_a_static_memory_rewritten_in_place_is_another_configuration(tmp_path: Path) -> None:
+    """A row never returns its old result for statics that changed under the same path."""
+    run_pipeline(method_config("static_only", tiny_config()), tmp_path / "static_only", progress=False)
+    cfg = _static_dynamic_row(tmp_path)
+    run_pipeline(cfg, tmp_path / "DM+SD", progress=False)
+    path = tmp_path / "static_only" / "static_memory.safetensors"
+    old = StaticMemory.load(path)
+    StaticMemory(old.images + 1.0, old.num_classes, old.static_per_class).save(path)
+    with pytest.raises(ConfigError, match="finished stage 2 of another configuration"):
+        run_pipeline(cfg, tmp_path / "DM+SD", progress=False)
 
 
 # ------------------------------------------------------------------------------------------- end to end

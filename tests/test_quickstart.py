@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,14 @@ def test_draws_run_one_table_per_seed_and_pool_them(tmp_path: Path, monkeypatch:
     assert calls == [(0, tmp_path / "one")]
     with pytest.raises(SystemExit):
         quickstart.main(["--draws", "0"])
+
+
+def test_a_copied_quickstart_folder_resumes_every_row(tmp_path: Path) -> None:
+    """The rows that read another row's output (the statics, MTT's experts) resume after the folder moves."""
+    assert quickstart.main(["--fast", "--out", str(tmp_path / "first"), "--no-progress"]) == 0
+    shutil.copytree(tmp_path / "first", tmp_path / "copy")
+    for row in ("DM+SD", "MTT+SD"):  # they name their inputs by path: the first folder's, now the copy's
+        assert str(tmp_path / "first") in (tmp_path / "copy" / row / "config.yaml").read_text()
+    assert quickstart.main(["--fast", "--out", str(tmp_path / "copy"), "--no-progress"]) == 0
+    read = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("first", "copy")]
+    assert read[0] == read[1]

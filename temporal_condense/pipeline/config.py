@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -557,7 +556,3 @@ def write_text(path: Path, text: str) -> Path:
 
 def write_json(path: Path, data: object) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True))
-
-
-def config_digest(cfg: PipelineConfig) -> str:
-    return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]

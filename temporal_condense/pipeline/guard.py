@@ -10,11 +10,15 @@ Each stage is keyed by the part of the configuration it depends on (:func:`stage
 ``data``, ``static`` and ``seed``; stage 2 by everything but ``name``, ``evaluation`` and
 ``checkpoint_every``. A finished stage whose key matches is reused; a finished stage of another key is
 refused (its work is not thrown away); an unfinished stage-2 checkpoint of another key is discarded, so a
-run that failed can be re-run with a fixed configuration.
+run that failed can be re-run with a fixed configuration. The artifacts a run reads from elsewhere
+(``static.path`` with ``static.method: load``, ``distill.mtt.buffer_path``) enter the keys by their content,
+not their location: a copied or moved set of run folders resumes, and a static memory or expert buffer
+rewritten at the same path is another configuration, never a stale result.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -30,8 +34,9 @@ from temporal_condense.data import MovingShapes
 from temporal_condense.errors import ConfigError, TemporalCondenseError, format_validation_error
 from temporal_condense.io import atomic_write, remove_stale_temporaries
 from temporal_condense.models import get_model
+from temporal_condense.mtt.experts import expert_files, published_files
 from temporal_condense.pipeline.checkpoint import read_checkpoint_header
-from temporal_condense.pipeline.config import PipelineConfig, config_digest
+from temporal_condense.pipeline.config import PipelineConfig
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +95,55 @@ def _digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:  # size and mtime: a rewritten file is read again
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def content_id(path: str) -> str | dict[str, str]:
+    """What a run reads at ``path``, by content: a file's SHA-256, or a trajectory folder's files and theirs.
+
+    A folder counts by its trajectory files (``expert_K.safetensors``, ``replay_buffer_N.pt``: what
+    ``distill.mtt.buffer_path`` reads). A path that does not exist stays as it is (the stage that reads it
+    names the problem). Each file is read once per process while its size and modification time stay.
+    """
+    p = Path(path)
+    if p.is_file():
+        return _sha256(p)
+    if p.is_dir():
+        return {f.name: _sha256(f) for f in expert_files(p) + published_files(p)}
+    return path
+
+
+def keyed_config(cfg: PipelineConfig) -> dict[str, Any]:
+    """``cfg`` as JSON, with the artifacts it reads from elsewhere identified by content (:func:`content_id`)."""
+    dump = cfg.model_dump(mode="json")
+    if cfg.static.method == "load" and cfg.static.path is not None:
+        dump["static"]["path"] = content_id(cfg.static.path)
+    if cfg.distill.mtt.buffer_path is not None:
+        dump["distill"]["mtt"]["buffer_path"] = content_id(cfg.distill.mtt.buffer_path)
+    return dump
+
+
 def stage_keys(cfg: PipelineConfig) -> dict[str, str]:
-    """The key of each stage: a digest of exactly the configuration it depends on.
+    """The key of each stage: a digest of exactly the configuration it depends on (:func:`keyed_config`).
 
     Returns:
-        ``{"stage1": ..., "stage2": ..., "result": ...}``.
+        ``{"stage1": ..., "stage2": ..., "result": ...}`` (``result``: the whole configuration).
     """
-    dump = cfg.model_dump(mode="json")
+    dump = keyed_config(cfg)
     stage1 = {"data": dump["data"], "static": dump["static"], "seed": cfg.seed}
     stage2 = {k: v for k, v in dump.items() if k not in ("name", "evaluation", "checkpoint_every")}
-    return {"stage1": _digest(stage1), "stage2": _digest(stage2), "result": config_digest(cfg)}
+    return {"stage1": _digest(stage1), "stage2": _digest(stage2), "result": _digest(dump)}
 
 
 def _read_json(path: Path, model: type[BaseModel]) -> Any:

@@ -16,7 +16,7 @@ from torch import nn
 from temporal_condense.errors import ConfigError
 from temporal_condense.evaluate import evaluate, group_accuracy
 from temporal_condense.models import get_model
-from temporal_condense.pipeline.config import PipelineConfig, config_digest, write_json
+from temporal_condense.pipeline.config import PipelineConfig, write_json
 from temporal_condense.pipeline.data import RealData, load_data
 from temporal_condense.pipeline.guard import (
     check_buildable,
@@ -25,6 +25,7 @@ from temporal_condense.pipeline.guard import (
     discard_checkpoint,
     plan_existing,
     read_result_record,
+    stage_keys,
 )
 from temporal_condense.pipeline.report import PipelineResult, save_preview
 from temporal_condense.pipeline.stages import (
@@ -174,7 +175,7 @@ def run_pipeline(
     result_path = out / "result.json"
     if result_path.is_file():
         record = read_result_record(result_path)
-        if record.config == config_digest(cfg):
+        if record.config == stage_keys(cfg)["result"]:
             try:
                 return PipelineResult.from_dict(record.result)
             except (TypeError, ValueError) as exc:
@@ -261,7 +262,7 @@ def run_pipeline(
         split=real.split,
         render_std_ratio=ratio,
     )
-    write_json(result_path, {"config": config_digest(cfg), "result": result.to_dict()})
+    write_json(result_path, {"config": stage_keys(cfg)["result"], "result": result.to_dict()})
     if log is not None:
         summary = {
             "stage1/seconds": stage1_s,
