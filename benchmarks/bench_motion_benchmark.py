@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/bench_motion_benchmark.py              # test split (the figures in docs/data.md)
     python benchmarks/bench_motion_benchmark.py --validation # held-out training clips (for tuning)
+    python benchmarks/bench_motion_benchmark.py --texture photo  # shapes that show real photographs
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def main() -> None:
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--full-epochs", type=int, default=8)
+    parser.add_argument("--texture", choices=("flat", "photo"), default="flat")
     args = parser.parse_args()
-    cfg = base_config(validation=args.validation)
+    cfg = base_config(validation=args.validation, texture=args.texture)
     real = load_data(cfg.data, progress=False, seed=cfg.seed)
     assert real.appearance is not None
     appearance = real.appearance

@@ -11,6 +11,7 @@ import torch
 from temporal_condense.data import MovingShapes
 from temporal_condense.data.builtin import PALETTE
 from temporal_condense.errors import ConfigError
+from temporal_condense.seeds import seeded_generator
 
 
 def small(**kw: object) -> MovingShapes:
@@ -165,6 +166,72 @@ def test_colour_coded_objects_take_their_appearance_colour() -> None:
     core = frame0.flatten(2).gather(2, distance.argmax(1)[:, None, None].expand(-1, 3, 1))[..., 0]  # [N, C]
     palette = torch.tensor(PALETTE)[coded.class_appearance(labels)]
     assert float((core - palette).abs().max()) < 0.2  # jitter 0.1 + noise
+
+
+def _bilinear(img: torch.Tensor, gx: float, gy: float) -> torch.Tensor:
+    """Plain bilinear sample of ``img`` [C, S, S] at normalized ``(gx, gy)`` (align_corners=False, border)."""
+    s = img.shape[-1]
+    x = min(max(((gx + 1) * s - 1) / 2, 0.0), s - 1.0)
+    y = min(max(((gy + 1) * s - 1) / 2, 0.0), s - 1.0)
+    x0, y0 = math.floor(x), math.floor(y)
+    x1, y1 = min(x0 + 1, s - 1), min(y0 + 1, s - 1)
+    fx, fy = x - x0, y - y0
+    top = img[:, y0, x0] * (1 - fx) + img[:, y0, x1] * fx
+    bottom = img[:, y1, x0] * (1 - fx) + img[:, y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def test_photo_objects_show_their_photo_and_carry_it_along() -> None:
+    pytest.importorskip("skimage")
+    from temporal_condense.data.builtin import PHOTOS, load_photo
+
+    kw: dict[str, object] = {"size": (32, 32), "radius": (0.28, 0.3), "noise": 0.0, "drift": 0.0}
+    plain = small(shapes=("circle", "square"), **kw)
+    ds = small(shapes=("circle", "square"), texture="photo", speed=(2.0, 2.0), **kw)
+    # the photo is drawn after every other per-clip parameter: positions and velocities are the flat ones'
+    assert torch.equal(ds.centers[:, 0], plain.centers[:, 0])
+    videos, labels = ds.tensors()
+    # the per-clip draws, in the generator's order: start, speed, drift, radius, angle, colours, photo offset
+    g = seeded_generator(0, "MovingShapes", "train")
+    n, f64 = len(ds), torch.float64
+    torch.rand(n, 2, generator=g, dtype=f64), torch.rand(n, generator=g, dtype=f64)
+    torch.rand(n, generator=g, dtype=f64)
+    radius = 32 * (0.28 + 0.02 * torch.rand(n, generator=g, dtype=f64))
+    torch.rand(n, generator=g, dtype=f64), torch.rand(n, 3, generator=g), torch.rand(n, 3, generator=g)
+    offset = 0.3 * (2 * torch.rand(n, 2, generator=g) - 1)
+    for i in range(n):
+        if ds.shapes[int(ds.class_appearance(int(labels[i])))] != "circle":  # circles: no rotation to undo
+            continue
+        photo = load_photo(PHOTOS[int(ds.class_appearance(int(labels[i])))])
+        cx, cy = (float(c) for c in ds.centers[i, 0])
+        px, py = int(cx), int(cy)  # the pixel whose centre (px + 0.5, py + 0.5) is nearest the object centre
+        scale = 0.7 / float(radius[i])  # the photo's [-1, 1] spans 1 / 0.7 radii
+        gx, gy = (px + 0.5 - cx) * scale + float(offset[i, 0]), (py + 0.5 - cy) * scale + float(offset[i, 1])
+        assert float((videos[i, 0, :, py, px] - _bilinear(photo, gx, gy)).abs().max()) < 0.005
+    # the photo moves with the object: on the torus, frame t is frame 0 rolled by 2 t pixels (speed 2, no drift)
+    for i in range(n):
+        step = 2 if ds.motions[ds.class_motion(int(labels[i]))] == "right" else -2  # px per frame
+        for t in range(1, ds.frames):
+            rolled = torch.roll(videos[i, 0], shifts=step * t, dims=-1)
+            assert float((videos[i, t] - rolled).abs().max()) <= 1.5 / 255
+
+
+def test_photo_texture_errors() -> None:
+    with pytest.raises(ConfigError, match="colour_coded must be False with texture='photo'"):
+        small(texture="photo", colour_coded=True)
+    with pytest.raises(ConfigError, match="texture"):
+        small(texture="marble")
+
+
+def test_photo_texture_without_scikit_image_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "skimage" else real_find_spec(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r'pip install "temporal-condense\[photos\]"'):
+        small(texture="photo")
 
 
 # ---------------------------------------------------------------------------------------------- errors

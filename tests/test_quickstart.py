@@ -102,3 +102,17 @@ def test_a_copied_quickstart_folder_resumes_every_row(tmp_path: Path) -> None:
     assert quickstart.main(["--fast", "--out", str(tmp_path / "copy"), "--no-progress"]) == 0
     read = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("first", "copy")]
     assert read[0] == read[1]
+
+
+def test_the_photo_texture_reaches_the_data_and_nothing_else(tmp_path: Path) -> None:
+    pytest.importorskip("skimage")
+    flat, photo = quickstart.base_config(), quickstart.base_config(texture="photo")
+    assert photo.data.options == {**flat.data.options, "colour_coded": False, "texture": "photo"}
+    dumps = [c.model_dump(mode="json") for c in (flat, photo)]
+    for d in dumps:
+        del d["data"]["options"]
+    assert dumps[0] == dumps[1]
+    assert quickstart.main(["--fast", "--texture", "photo", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert "texture: photo" in (tmp_path / "DM+SD" / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="texture must be 'flat' or 'photo', got 'marble'"):
+        quickstart.base_config(texture="marble")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,7 +28,7 @@ from temporal_condense.data.frames import VideoDataset, make_config
 from temporal_condense.errors import ConfigError
 from temporal_condense.seeds import seeded_generator
 
-__all__ = ["MOTIONS", "PALETTE", "SHAPES", "MovingShapes", "MovingShapesConfig"]
+__all__ = ["MOTIONS", "PALETTE", "PHOTOS", "SHAPES", "MovingShapes", "MovingShapesConfig", "load_photo"]
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
 MOTIONS: dict[str, tuple[float, float]] = {  # unit (dx, dy) in image coordinates (y grows downwards)
@@ -45,6 +45,10 @@ PALETTE: tuple[tuple[float, float, float], ...] = (
     (1.0, 1.0, 0.3),
     (1.0, 0.3, 1.0),
 )
+# The photograph of each appearance with ``texture="photo"`` (files shipped inside scikit-image's wheel, in
+# ``skimage/data``; nothing is downloaded): a cat, a cup of coffee, an astronaut, a rocket, a motorcycle.
+PHOTOS: tuple[str, ...] = ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png")
+PHOTO_SIZE = 64  # photos are centre-cropped to a square and resized to this side (antialiased) once
 SPLITS: tuple[str, ...] = ("train", "test")
 _CHUNK = 64  # clips rendered per vectorized step (bounds peak memory; fixed so that results never depend on it)
 
@@ -67,10 +71,13 @@ class MovingShapesConfig(BaseModel):
     noise: float = Field(0.05, ge=0.0)
     channels: int = Field(3, ge=1, le=3)
     colour_coded: bool = False
+    texture: Literal["flat", "photo"] = "flat"
     seed: int = 0
 
     @model_validator(mode="after")
     def _check(self) -> MovingShapesConfig:
+        if self.texture == "photo" and self.colour_coded:
+            raise ValueError("colour_coded must be False with texture='photo' (the photo gives the colours)")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if min(self.size) < 8:
@@ -123,6 +130,10 @@ class MovingShapes(VideoDataset):
             jitter) instead of a random bright colour, so a single frame tells the appearance at a glance
             while the motion still needs the order of frames. The quickstart uses this: with a few clips
             per class on a CPU, shapes alone are barely learnable (see ``docs/data.md``).
+        texture: ``"flat"`` (one colour per object) or ``"photo"``: the object shows a real photograph,
+            ``PHOTOS[appearance]`` (its own crop of it per clip), moving and rotating with the object, so the
+            appearance is a real image cut out by the shape. Needs the scikit-image package, whose wheel ships
+            the photographs (``pip install "temporal-condense[photos]"``).
         seed: Seed of everything.
 
     Attributes:
@@ -151,6 +162,7 @@ class MovingShapes(VideoDataset):
         noise: float = 0.05,
         channels: int = 3,
         colour_coded: bool = False,
+        texture: str = "flat",
         seed: int = 0,
     ) -> None:
         if videos_per_class is None:
@@ -170,6 +182,7 @@ class MovingShapes(VideoDataset):
             noise=noise,
             channels=channels,
             colour_coded=colour_coded,
+            texture=texture,
             seed=seed,
         )
         cfg = self.config
@@ -284,6 +297,49 @@ def _sdf(shape: str, u: torch.Tensor, v: torch.Tensor, r: torch.Tensor) -> torch
     raise ConfigError(f"shape must be one of {SHAPES}, got {shape!r}")  # pragma: no cover - validated earlier
 
 
+def load_photo(name: str, channels: int = 3, size: int = PHOTO_SIZE) -> torch.Tensor:
+    """One of scikit-image's shipped photographs, centre-cropped to a square and resized (antialiased).
+
+    Args:
+        name: A file name of ``PHOTOS`` (any file of ``skimage/data`` that PIL reads).
+        channels: 3 (RGB) or 1 (the mean of RGB).
+        size: Side of the result.
+
+    Returns:
+        float32 ``[channels, size, size]`` in [0, 1].
+
+    Raises:
+        ConfigError: scikit-image is not installed, or it has no such file.
+
+    Example:
+        >>> load_photo("chelsea.png", size=16).shape  # doctest: +SKIP
+        torch.Size([3, 16, 16])
+    """
+    import importlib.resources
+    import importlib.util
+
+    from PIL import Image
+
+    if importlib.util.find_spec("skimage") is None:
+        raise ConfigError(
+            'texture="photo" needs the scikit-image package, whose wheel ships the photographs: '
+            'pip install "temporal-condense[photos]"'
+        )
+    path = importlib.resources.files("skimage") / "data" / name
+    if not path.is_file():
+        raise ConfigError(f"photo must be a file of skimage/data such as {PHOTOS}, got {name!r}")
+    with path.open("rb") as f, Image.open(f) as im:
+        rgb = torch.frombuffer(bytearray(im.convert("RGB").tobytes()), dtype=torch.uint8)
+        h, w = im.height, im.width
+    img = rgb.view(h, w, 3).permute(2, 0, 1).float().div_(255.0)
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    img = img[:, top : top + side, left : left + side]
+    img = torch.nn.functional.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)[0]
+    img = img.clamp_(0.0, 1.0)
+    return img.mean(0, keepdim=True) if channels == 1 else img
+
+
 def _chunks(shape_idx: torch.Tensor) -> list[tuple[int, int]]:
     """Ranges ``[lo, hi)`` of at most ``_CHUNK`` consecutive clips of one shape (clips are class-major)."""
     out = []
@@ -321,6 +377,10 @@ def _generate(cfg: MovingShapesConfig, labels: torch.Tensor, n: int) -> tuple[to
     if cfg.colour_coded:  # appearance colour + jitter (drawn after the others: other streams unchanged)
         palette = torch.tensor(PALETTE, dtype=torch.float32)[shape_idx % len(PALETTE), :C]
         obj = (palette + 0.1 * (2 * torch.rand(n, C, generator=g) - 1)).clamp(0.0, 1.0)
+    photos = None
+    if cfg.texture == "photo":  # each clip sees its own part of its appearance's photo (drawn last)
+        photos = torch.stack([load_photo(PHOTOS[a % len(PHOTOS)], C) for a in range(len(cfg.shapes))])
+        offset = 0.3 * (2 * torch.rand(n, 2, generator=g) - 1)
     velocity = dirs * speed[:, None] + perp * drift[:, None]
     t = torch.arange(T, dtype=f64)
     centers = torch.remainder(start[:, None, :] + t[None, :, None] * velocity[:, None, :], extent)  # [N, T, 2]
@@ -348,7 +408,17 @@ def _generate(cfg: MovingShapesConfig, labels: torch.Tensor, n: int) -> tuple[to
             u = ca * dx + sa * dy  # [b, T, H, W]
             v = ca * dy - sa * dx
         alpha = torch.sigmoid(_sdf(name, u, v, r).mul_(-2.0)).unsqueeze(2)  # ~1 px soft edge; [b, T, 1, H, W]
-        frame = torch.addcmul(base[lo:hi], diff[lo:hi], alpha)  # [b, T, C, H, W]
+        if photos is None:
+            frame = torch.addcmul(base[lo:hi], diff[lo:hi], alpha)  # [b, T, C, H, W]
+        else:  # the photo spans the object's radius in object coordinates: it moves and turns with the object
+            b = hi - lo
+            grid = torch.stack(torch.broadcast_tensors(u / r, v / r), dim=-1) * 0.7  # [b, T, H, W, 2]
+            grid = grid + offset[lo:hi, None, None, None, :]
+            photo = photos[int(shape_idx[lo])].expand(b * T, -1, -1, -1)
+            tex = torch.nn.functional.grid_sample(
+                photo, grid.reshape(b * T, H, W, 2), mode="bilinear", padding_mode="border", align_corners=False
+            ).view(b, T, C, H, W)
+            frame = torch.lerp(base[lo:hi].expand(b, T, C, H, W), tex.mul_(255.0).add_(0.5), alpha)
         if cfg.noise > 0:
             noise = torch.rand(frame.shape, generator=g)
             frame.add_(noise.sub_(0.5).mul_(amp))
