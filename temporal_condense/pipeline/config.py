@@ -215,6 +215,10 @@ class SyntheticSpec(_Spec):
             :class:`~temporal_condense.DynamicMemoryBlock`).
         dynamic_init: ``"randn"`` (published) or ``"zeros"`` (with ``"residual"``: start as the static-only set).
         dynamic_std: Scale of the ``"randn"`` init (1 = the scale of standardized clips).
+        formation: Multi-formation factor ``f`` (``"baseline"`` and ``"random_real"`` only): every stored clip
+            holds ``f x f`` clips of ``H/f x W/f`` pixels, each up-sampled to ``H x W`` for the student
+            (:class:`~temporal_condense.formation.MultiFormation`); real init and random real rows pack
+            ``f^2`` real clips into each. ``1``: plain clips.
     """
 
     kind: SetKind = "static_dynamic"
@@ -231,6 +235,7 @@ class SyntheticSpec(_Spec):
     block_init: Literal["default", "identity", "residual"] = "default"
     dynamic_init: Literal["randn", "zeros"] = "randn"
     dynamic_std: float = Field(default=1.0, gt=0)
+    formation: int = Field(default=1, ge=1)
 
 
 class ExpertSpec(_Spec, ExpertConfig):
@@ -465,6 +470,10 @@ class PipelineConfig(_Spec):
             )
         if self.distill.train_static and kind != "static_dynamic":
             raise ValueError(f"distill.train_static needs synthetic.kind 'static_dynamic', got {kind!r}")
+        if self.synthetic.formation > 1 and kind not in ("baseline", "random_real"):
+            raise ValueError(
+                f"synthetic.formation > 1 needs synthetic.kind 'baseline' or 'random_real', got {kind!r}"
+            )
         if not self.distill.train_block and kind != "static_dynamic":
             raise ValueError(f"distill.train_block=False needs synthetic.kind 'static_dynamic', got {kind!r}")
         return self

@@ -131,6 +131,8 @@ def keyed_config(cfg: PipelineConfig) -> dict[str, Any]:
         dump["static"]["path"] = content_id(cfg.static.path)
     if cfg.distill.mtt.buffer_path is not None:
         dump["distill"]["mtt"]["buffer_path"] = content_id(cfg.distill.mtt.buffer_path)
+    if cfg.synthetic.formation == 1:  # plain clips keep the keys they had before the option existed
+        del dump["synthetic"]["formation"]
     return dump
 
 

@@ -36,6 +36,7 @@ from temporal_condense.pipeline.stages import (
     make_optimizer,
     stage1,
     stage2,
+    student_set,
 )
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import StaticMemory
@@ -231,7 +232,7 @@ def run_pipeline(
         metrics["motion"] = motion
     t0 = time.perf_counter()
     res = evaluate(
-        train_set,
+        student_set(cfg, train_set),
         (real.test_x, real.test_y),
         model=ev.model,
         model_kwargs=ev.model_kwargs,

@@ -25,6 +25,7 @@ from temporal_condense import DynamicMemoryBlock, Interpolator, SegmentedMatcher
 from temporal_condense.coreset import select_coreset
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.evaluate import random_real_subset
+from temporal_condense.formation import MultiFormation
 from temporal_condense.hooks import BatchStandardize, SegmentSplit, VideoAugmentation
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
@@ -53,6 +54,7 @@ __all__ = [
     "make_optimizer",
     "stage1",
     "stage2",
+    "student_set",
 ]
 
 logger = logging.getLogger(__name__)
@@ -108,13 +110,16 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
         seed = real_draw_seed(cfg)
+        pack = MultiFormation(syn.formation).pack  # f^2 real clips in the storage of one (f = 1: as they are)
+        per_class = syn.videos_per_class * syn.formation**2
+        labels = torch.arange(k).repeat_interleave(syn.videos_per_class)  # class-major, as the subset
         if syn.key_frames is not None and syn.key_frames < frames:
             # random real clips at a smaller storage: keep key frames only, interpolate them back to ``frames``
-            kept = real_key_frames(data, syn.videos_per_class, syn.key_frames, seed)
-            labels = torch.arange(k).repeat_interleave(syn.videos_per_class)  # class-major, as the subset
+            kept = pack(real_key_frames(data, per_class, syn.key_frames, seed))
             return (Interpolator(frames, syn.mode)(kept).contiguous(), labels), kept.numel() * kept.element_size()
-        pair = random_real_subset((data.train_x, data.train_y), syn.videos_per_class, seed=seed, num_classes=k)
-        return pair, pair[0].numel() * pair[0].element_size()
+        videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=k)
+        stored = pack(videos)
+        return (stored, labels), stored.numel() * stored.element_size()
     if syn.kind in ("kcenter", "herding"):
         d = cfg.distill
         net = get_model(
@@ -132,8 +137,9 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         return (memory.as_videos(frames), memory.labels), int(memory.storage_bytes())
     if syn.kind == "baseline":
         n_syn = syn.key_frames or frames
+        formation = MultiFormation(syn.formation)
         init = (
-            real_key_frames(data, syn.videos_per_class, n_syn, real_draw_seed(cfg))
+            formation.pack(real_key_frames(data, syn.videos_per_class * syn.formation**2, n_syn, real_draw_seed(cfg)))
             if syn.init == "real"
             else None
         )
@@ -148,6 +154,8 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
             init=init,
             seed=derive_seed(cfg.seed, "init"),
         )
+        if syn.formation > 1:  # stage 2 distills the stored clips through the decoding
+            synset.register_render_hook(formation)
         return synset, int(synset.storage_bytes())
     # static_dynamic
     spc = syn.static_per_class or memory.static_per_class
@@ -175,6 +183,19 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         seed=derive_seed(cfg.seed, "init"),
     )
     return synset_sd, int(synset_sd.storage_bytes())
+
+
+def student_set(cfg: PipelineConfig, train_set: Any) -> Any:
+    """What the evaluation's students train on: ``train_set``, or its decoded clips with ``synthetic.formation``.
+
+    A multi-formation set stores ``f x f`` clips in each of its clips (what :func:`build_training_set` returns,
+    saves and previews); the students see each of them up-sampled, as stage 2 did through the render hook.
+    """
+    f = cfg.synthetic.formation
+    if f == 1:
+        return train_set
+    pair = cast(Any, train_set).export() if isinstance(train_set, nn.Module) else train_set
+    return MultiFormation(f)(*pair)
 
 
 RENDER_STD_LIMIT = 3.0  # a render this many times wider (or narrower) than the real clips is swamped by a part
