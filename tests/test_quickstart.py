@@ -44,6 +44,30 @@ def test_check_targets_reads_every_row_and_the_storage() -> None:
     assert not dict(check_targets(rows))["DM+SD beats DM at <= storage"]
 
 
+def test_formation_targets_appear_with_their_rows() -> None:
+    rows = {m: result(m, [30.0, 30.0]) for m in CORE_METHODS}
+    assert not any("+MF" in name for name, _ in check_targets(rows))
+    rows["random_real+MF"] = result("random_real+MF", [40.0, 40.0])
+    rows["DM+MF"] = result("DM+MF", [41.0, 41.0])
+    rows["MTT+MF"] = result("MTT+MF", [50.0, 50.0], storage=120)
+    got = dict(check_targets(rows))
+    assert got["DM+MF beats random real at equal storage"]
+    assert got["DM+MF beats random_real+MF (the distillation's own gain)"]
+    assert not got["MTT+MF beats random real at equal storage"]  # more storage than random real
+    assert got["MTT+MF beats random_real+MF (the distillation's own gain)"]
+
+
+def test_the_formation_rows_run_at_the_storage_of_the_plain_rows(tmp_path: Path) -> None:
+    assert quickstart.main(["--fast", "--formation", "--out", str(tmp_path), "--no-progress"]) == 0
+    rows = {r["name"]: r for r in json.loads((tmp_path / "results.json").read_text())}
+    assert set(CORE_METHODS) | set(quickstart.FORMATION_METHODS) == set(rows)
+    for name in quickstart.FORMATION_METHODS:
+        plain = rows[name.removesuffix("+MF")]
+        assert rows[name]["storage_bytes"] == plain["storage_bytes"]
+    assert rows["DM+MF"]["iterations"] == rows["DM"]["iterations"] > 0
+    assert (tmp_path / "MTT+MF.png").is_file()
+
+
 def test_pool_results_puts_the_runs_of_every_draw_together() -> None:
     a = PipelineResult("DM", "baseline", "DM", [40.0, 42.0], [90.0, 91.0], [60.0, 62.0], 100, 1.0, 2.0, 3.0, 4.0)
     b = PipelineResult("DM", "baseline", "DM", [30.0, 32.0], [80.0, 81.0], [50.0, 52.0], 100, 1.0, 2.0, 0.0, 4.0)

@@ -23,6 +23,9 @@ METHODS: tuple[str, ...] = (
     "random_real_compact",
     "static_only",
     "full_data",
+    "random_real+MF",
+    "DM+MF",
+    "MTT+MF",
 )
 
 
@@ -32,6 +35,7 @@ def method_config(
     *,
     compact_key_frames: int = 2,
     compact_method: Literal["DM", "MTT"] = "DM",
+    formation: int = 2,
 ) -> PipelineConfig:
     """Derive the configuration of one table row from a shared base configuration.
 
@@ -52,12 +56,16 @@ def method_config(
       ``compact_key_frames`` dynamic frames interpolated to the clip length; trained with ``compact_method``.
     * ``"static_only"``: the stage-1 statics repeated over time.
     * ``"full_data"``: every real training clip (upper bound).
+    * ``"random_real+MF"`` / ``"DM+MF"`` / ``"MTT+MF"``: random real, DM and MTT with multi-formation
+      (``synthetic.formation = formation``; :class:`~temporal_condense.formation.MultiFormation`): every stored
+      clip holds ``formation^2`` smaller clips, at the storage of the plain rows.
 
     Args:
         method: One of :data:`METHODS`.
         base: Shared settings.
         compact_key_frames: Dynamic frames stored by the compact variant.
         compact_method: Matching method of the compact variant.
+        formation: Multi-formation factor of the ``+MF`` rows.
 
     Returns:
         The row's :class:`PipelineConfig` (``name`` = ``method``).
@@ -71,6 +79,9 @@ def method_config(
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    if method.endswith("+MF"):
+        plain = method_config(method.removesuffix("+MF"), base, compact_key_frames=compact_key_frames)
+        return plain.replace(name=method, synthetic={"formation": formation})
     syn = base.synthetic.model_dump(mode="json")
     dist: dict[str, Any] = {}
     static = base.static.model_dump(mode="json")

@@ -14,7 +14,8 @@ Usage::
     python examples/quickstart.py                 # the full table (<= 10 minutes on 2 idle CPU cores)
     python examples/quickstart.py --fast          # a seconds-long smoke run (used by the test suite)
     python examples/quickstart.py --validation    # tuning mode: held-out training clips, never the test split
-    python examples/quickstart.py --all           # also the FRePo, FRePo+SD, k-center and herding rows
+    python examples/quickstart.py --all           # also the FRePo, FRePo+SD, k-center, herding and +MF rows
+    python examples/quickstart.py --formation     # also the multi-formation rows (4 clips in each stored clip)
     python examples/quickstart.py --draws 3       # the table over seeds 0, 1, 2, their runs pooled (~20 min)
     python examples/quickstart.py --texture photo # shapes that show real photographs (needs scikit-image)
     python examples/quickstart.py --out runs/qs --seed 1 --no-progress
@@ -53,8 +54,12 @@ IMAGE_MODEL = {"model": "ConvNet", "model_kwargs": {"net_width": 16}}
 # The second evaluator of benchmark.py (the paper's cross-architecture weakness).
 SECOND_EVALUATOR = {"model": "VideoConvNetGRU", "model_kwargs": {"net_width": 16}}
 VALIDATION_PER_CLASS = 20
-# The rows of the default table (the targets need these); ``--all`` adds the FRePo and coreset rows.
-CORE_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in ("FRePo", "FRePo+SD", "kcenter", "herding"))
+# The multi-formation rows (``--formation``): random real, DM and MTT with 4 clips in each stored clip.
+FORMATION_METHODS: tuple[str, ...] = ("random_real+MF", "DM+MF", "MTT+MF")
+# The rows of the default table (the targets need these); ``--all`` adds the FRePo, coreset and +MF rows.
+CORE_METHODS: tuple[str, ...] = tuple(
+    m for m in METHODS if m not in ("FRePo", "FRePo+SD", "kcenter", "herding", *FORMATION_METHODS)
+)
 
 
 def base_config(seed: int = 0, fast: bool = False, validation: bool = False, texture: str = "flat") -> PipelineConfig:
@@ -162,7 +167,7 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False, tex
             data={
                 "frames": 4,
                 "size": (16, 16),
-                "train_per_class": 3,
+                "train_per_class": 4,  # the +MF rows pack 4 clips per stored clip
                 "test_per_class": 2,
                 "validation_per_class": 1 if validation else 0,
             },
@@ -190,9 +195,9 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
             static={"method": "load", "path": str(out / "static_only" / "static_memory.safetensors")},
             distill={"train_block": False},
         )
-    if method in ("MTT", "MTT+SD"):
+    if method in ("MTT", "MTT+SD", "MTT+MF"):
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
-    if method == "MTT+SD":
+    if method in ("MTT+SD", "MTT+MF"):
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
     if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
         lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01}
@@ -218,7 +223,7 @@ def check_targets(r: dict[str, PipelineResult]) -> list[tuple[str, bool]]:
     """The targets of the quickstart table (issue 11), each ``(description, reached)``."""
     dm, mtt, rr = r["DM"], r["MTT"], r["random_real"]
     compact, rr_compact = r["compact"], r["random_real_compact"]
-    return [
+    core = [
         ("DM beats random real at equal storage", beats(dm, rr) and dm.storage_bytes <= rr.storage_bytes),
         ("MTT beats random real at equal storage", beats(mtt, rr) and mtt.storage_bytes <= rr.storage_bytes),
         ("DM+SD beats DM at <= storage", beats(r["DM+SD"], dm) and r["DM+SD"].storage_bytes <= dm.storage_bytes),
@@ -235,6 +240,23 @@ def check_targets(r: dict[str, PipelineResult]) -> list[tuple[str, bool]]:
         ("compact matches DM", abs(compact.mean - dm.mean) <= max(compact.std, dm.std) or beats(compact, dm)),
         ("DM+SD beats static-only on motion", beats(r["DM+SD"], r["static_only"], "motion")),
     ]
+    return core + _formation_targets(r)
+
+
+def _formation_targets(r: dict[str, PipelineResult]) -> list[tuple[str, bool]]:
+    """The multi-formation rows' checks, when the table has them: against random real, and against packing alone."""
+    rr, packed = r["random_real"], r.get("random_real+MF")
+    targets = []
+    for name in ("DM+MF", "MTT+MF"):
+        row = r.get(name)
+        if row is None:
+            continue
+        targets.append(
+            (f"{name} beats random real at equal storage", beats(row, rr) and row.storage_bytes <= rr.storage_bytes)
+        )
+        if packed is not None:
+            targets.append((f"{name} beats random_real+MF (the distillation's own gain)", beats(row, packed)))
+    return targets
 
 
 def run_table(
@@ -250,7 +272,7 @@ def run_table(
     ``MTT+SD``) always run before the rows that reuse them.
     """
     start = time.perf_counter()
-    needed = {"static_only"} | ({"MTT"} if "MTT+SD" in methods else set())
+    needed = {"static_only"} | ({"MTT"} if {"MTT+SD", "MTT+MF"} & set(methods) else set())
     first = [m for m in ("static_only", "MTT") if m in needed]
     order = first + [m for m in METHODS if m in methods and m not in needed]
     results: dict[str, PipelineResult] = {}
@@ -286,7 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"tuning mode: evaluate on {VALIDATION_PER_CLASS} held-out training clips per class, never the test split",
     )
-    parser.add_argument("--all", action="store_true", help="also the FRePo, FRePo+SD, k-center and herding rows")
+    parser.add_argument(
+        "--all", action="store_true", help="also the FRePo, FRePo+SD, k-center, herding and multi-formation rows"
+    )
+    parser.add_argument(
+        "--formation", action="store_true", help="also the multi-formation rows: random_real+MF, DM+MF, MTT+MF"
+    )
     parser.add_argument(
         "--draws",
         type=_positive_int,
@@ -306,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = not args.no_progress and sys.stderr.isatty()  # no bar floods in CI logs
     start = time.perf_counter()
     out: Path = args.out
-    methods = METHODS if args.all else CORE_METHODS
+    methods = METHODS if args.all else CORE_METHODS + (FORMATION_METHODS if args.formation else ())
     seeds = [args.seed + i for i in range(args.draws)]
     tables: list[dict[str, PipelineResult]] = []
     for seed in seeds:
