@@ -11,6 +11,8 @@ Usage::
 
     python examples/benchmark.py                  # test split, 8 runs per row (<= 60 minutes on 2 CPU cores)
     python examples/benchmark.py --validation     # held-out training clips (tuning)
+    python examples/benchmark.py --formation      # also the multi-formation rows (random_real+MF, DM+MF, MTT+MF)
+    python examples/benchmark.py --methods random_real DM+MF   # only these rows (and the rows they reuse)
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import time
 from pathlib import Path
 
 from temporal_condense.pipeline import METHODS, format_table, write_table
-from temporal_condense.pipeline.quickstart import SECOND_EVALUATOR, VIDEO_MODEL, base_config, check_targets, run_table
+from temporal_condense.pipeline.quickstart import (
+    FORMATION_METHODS,
+    SECOND_EVALUATOR,
+    VIDEO_MODEL,
+    base_config,
+    check_targets,
+    run_table,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=8, help="evaluation runs per row and evaluator")
     parser.add_argument("--validation", action="store_true", help="evaluate on held-out training clips")
     parser.add_argument("--fast", action="store_true", help="a tiny run (seconds) to check the installation")
+    parser.add_argument("--formation", action="store_true", help="also the multi-formation rows")
+    parser.add_argument(
+        "--methods", nargs="+", choices=METHODS, metavar="ROW", help=f"only these rows, of {', '.join(METHODS)}"
+    )
     args = parser.parse_args(argv)
+    if args.methods:
+        methods = tuple(m for m in METHODS if m in args.methods)
+    else:
+        methods = tuple(m for m in METHODS if args.formation or m not in FORMATION_METHODS)
     logging.basicConfig(level=logging.WARNING)
     start = time.perf_counter()
     base = base_config(args.seed, args.fast, args.validation)
@@ -44,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, model in evaluators.items():
         cfg = base.replace(evaluation={"runs": args.runs, **model})
         results = run_table(
-            cfg, args.out, progress=False, log_line=lambda line: print(line, flush=True), methods=METHODS
+            cfg, args.out, progress=False, log_line=lambda line: print(line, flush=True), methods=methods
         )
         rows = list(results.values())
         paths = write_table(rows, args.out / f"table_{name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import statistics
@@ -140,3 +141,19 @@ def test_the_photo_texture_reaches_the_data_and_nothing_else(tmp_path: Path) -> 
     assert "texture: photo" in (tmp_path / "DM+SD" / "config.yaml").read_text()
     with pytest.raises(ConfigError, match="texture must be 'flat' or 'photo', got 'marble'"):
         quickstart.base_config(texture="marble")
+
+
+def test_the_benchmark_runs_only_the_rows_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "benchmark.py"
+    spec = importlib.util.spec_from_file_location("benchmark_example", path)
+    assert spec is not None and spec.loader is not None
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    argv = ["--fast", "--runs", "1", "--out", str(tmp_path), "--methods", "random_real", "random_real+MF", "DM+MF"]
+    assert benchmark.main(argv) == 0
+    for evaluator in ("ConvNet3D", "VideoConvNetGRU"):
+        rows = json.loads((tmp_path / f"table_{evaluator}" / "results.json").read_text())
+        assert [r["name"] for r in rows] == ["random_real", "random_real+MF", "DM+MF"]
+    out = capsys.readouterr().out
+    assert "[ ] DM+MF beats random real at equal storage" in out or "[x] DM+MF beats random real" in out
+    assert "DM+SD beats DM" not in out  # a target whose rows are not in the table is skipped
