@@ -324,6 +324,8 @@ def test_end_to_end_small_run(tmp_path: Path) -> None:
     base = tiny_config()
     results = []
     for method in METHODS:
+        if method.endswith("+MF"):  # 4 clips per class packed: tests/test_pipeline_formation.py
+            continue
         res = run_pipeline(method_config(method, base), tmp_path / method, progress=False)
         results.append(res)
         assert len(res.top1) == 1 and 0.0 <= res.mean <= 100.0

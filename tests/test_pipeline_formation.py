@@ -88,3 +88,7 @@ def test_formation_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"H \(height of videos\) \(18\) must be divisible by factor \(4\)"):
         run_pipeline(odd, tmp_path / "odd", progress=False)
     assert not (tmp_path / "odd").exists() or not any((tmp_path / "odd").iterdir())
+    few = method_config("DM", tiny_config()).replace(synthetic={"formation": 2})  # 3 training clips per class
+    with pytest.raises(ConfigError, match=r"formation\^2 = 4 real clips per class, but class 0"):
+        run_pipeline(few, tmp_path / "few", progress=False)
+    assert not (tmp_path / "few").exists() or not any((tmp_path / "few").iterdir())

@@ -102,10 +102,24 @@ def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) 
     return videos[:, idx].contiguous()
 
 
+def _check_formation_clips(cfg: PipelineConfig, data: RealData) -> None:
+    """Multi-formation packs ``videos_per_class * f^2`` real clips per class: say so when a class has fewer."""
+    syn = cfg.synthetic
+    need = syn.videos_per_class * syn.formation**2
+    counts = torch.bincount(data.train_y, minlength=data.num_classes)
+    if syn.formation > 1 and int(counts.min()) < need:
+        c = int(counts.argmin())
+        raise ConfigError(
+            f"synthetic.formation {syn.formation} packs videos_per_class x formation^2 = {need} real clips per "
+            f"class, but class {c} has {int(counts[c])} training clips"
+        )
+
+
 def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tuple[Any, int]:
     """The training set (a synthetic set module or a ``(videos, labels)`` pair) and its storage in bytes."""
     syn = cfg.synthetic
     k, frames = data.num_classes, data.frames
+    _check_formation_clips(cfg, data)
     if syn.kind == "full_data":
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
