@@ -15,7 +15,7 @@ from temporal_condense.pipeline import PipelineConfig, load_preview, method_conf
 from temporal_condense.pipeline.data import load_data
 from temporal_condense.pipeline.guard import keyed_config, stage_keys
 from temporal_condense.pipeline.stages import build_training_set, real_draw_seed, student_set
-from tests.test_pipeline import tiny_config
+from tests.test_pipeline import _kill_after, _KillError, tiny_config
 
 F2 = {"formation": 2}
 
@@ -92,3 +92,15 @@ def test_formation_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"formation\^2 = 4 real clips per class, but class 0"):
         run_pipeline(few, tmp_path / "few", progress=False)
     assert not (tmp_path / "few").exists() or not any((tmp_path / "few").iterdir())
+
+
+def test_a_killed_mtt_run_through_the_decoding_resumes_to_the_same_set(tmp_path: Path) -> None:
+    cfg = _row("MTT")
+    full = run_pipeline(cfg, tmp_path / "full", progress=False)
+    with pytest.raises(_KillError):
+        run_pipeline(cfg, tmp_path / "killed", progress=False, callback=_kill_after(3))
+    resumed = run_pipeline(cfg, tmp_path / "killed", progress=False)
+    assert resumed.losses == full.losses and resumed.top1 == full.top1
+    a = SyntheticVideos.load(tmp_path / "full" / "synthetic_set.safetensors")
+    b = SyntheticVideos.load(tmp_path / "killed" / "synthetic_set.safetensors")
+    assert torch.equal(a.videos, b.videos)
