@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -630,6 +631,29 @@ def test_expert_buffer_state_dict_resumes_exactly(tmp_path):
             got = b.sample_window()
             assert (got.source, got.expert, got.start_epoch) == (w.source, w.expert, w.start_epoch)
             assert torch.equal(got.theta_start, w.theta_start) and torch.equal(got.theta_target, w.theta_target)
+
+
+def test_expert_buffer_state_resumes_on_a_copied_folder(tmp_path):
+    """A run folder that was moved resumes on its own expert files (the state names the original folder)."""
+    first = tmp_path / "first" / "experts"
+    first.mkdir(parents=True)
+    for k in range(3):
+        save_expert(first / f"expert_{k:05d}.safetensors", torch.rand(6, 4), param_shapes=[(4,)])
+    kw = {"expert_epochs": 2, "max_start_epoch": 3, "seed": 5}
+    a = ExpertBuffer(first, **kw)
+    a.sample()
+    state = a.state_dict()
+    expected = [a.sample_window() for _ in range(5)]
+    copy = tmp_path / "copy" / "experts"
+    shutil.copytree(first, copy)
+    shutil.rmtree(first)  # nothing may be read from the original folder
+    b = ExpertBuffer(copy, **kw)
+    b.load_state_dict(state)
+    assert all(f.parent == copy for f in b.files)
+    for w in expected:
+        got = b.sample_window()
+        assert (got.expert, got.start_epoch) == (w.expert, w.start_epoch) and Path(got.source).parent == copy
+        assert torch.equal(got.theta_start, w.theta_start) and torch.equal(got.theta_target, w.theta_target)
 
 
 def test_expert_buffer_state_errors(tmp_path):

@@ -304,6 +304,18 @@ def test_runs_that_read_another_folder_resume_after_a_copy(tmp_path: Path) -> No
     assert iterations == [] and again == done
 
 
+def test_a_copied_mtt_run_is_re_evaluated_from_its_own_experts(tmp_path: Path) -> None:
+    """Another evaluator on a moved MTT folder reads the copy's checkpoint and experts, not the original's."""
+    cfg = method_config("MTT", tiny_config())
+    done = run_pipeline(cfg, tmp_path / "first", progress=False)
+    shutil.copytree(tmp_path / "first", tmp_path / "copy")
+    shutil.rmtree(tmp_path / "first")
+    iterations: list[int] = []
+    other = cfg.replace(evaluation={"runs": 2})
+    again = run_pipeline(other, tmp_path / "copy", progress=False, callback=lambda i, loss: iterations.append(i))
+    assert iterations == [] and len(again.top1) == 2 and again.top1[0] == done.top1[0]
+
+
 def test_a_static_memory_rewritten_in_place_is_another_configuration(tmp_path: Path) -> None:
     """A row never returns its old result for statics that changed under the same path."""
     run_pipeline(method_config("static_only", tiny_config()), tmp_path / "static_only", progress=False)

@@ -93,6 +93,14 @@ def _discover(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     return files
 
 
+def _below_common_folder(files: Sequence[Path]) -> list[str]:
+    """Each file's path relative to the folder that holds all of them."""
+    if not files:
+        return []
+    root = os.path.commonpath([str(f.parent) for f in files])
+    return [os.path.relpath(str(f), root) for f in files]
+
+
 class ExpertBuffer:
     """Samples MTT windows from expert trajectories stored in many files, lazily and reproducibly.
 
@@ -313,11 +321,15 @@ class ExpertBuffer:
             cycles, opened = int(state["cycles"]), int(state["files_opened"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"state must come from ExpertBuffer.state_dict(), got a bad entry: {exc!r}") from None
-        if sorted(map(str, files)) != sorted(map(str, self.files)):
+        # Files are matched by their path below the files' common folder, so a state saved with the buffer's
+        # folder elsewhere (a copied run) resumes on this buffer's own files.
+        mine = dict(zip(_below_common_folder(self.files), self.files))
+        theirs = _below_common_folder(files)
+        if sorted(theirs) != sorted(mine):
             raise ConfigError(
-                f"state names other expert files than this buffer's: {sorted(map(str, files))[:3]}... vs "
-                f"{sorted(map(str, self.files))[:3]}..."
+                f"state names other expert files than this buffer's: {sorted(theirs)[:3]}... vs {sorted(mine)[:3]}..."
             )
+        files = [mine[name] for name in theirs]
         if not isinstance(generator, torch.Tensor) or generator.dtype != torch.uint8:
             raise ConfigError(f"state['generator'] must be a uint8 tensor, got {type(generator).__name__}")
         if not -1 <= file_pos < len(files):
