@@ -219,12 +219,13 @@ def beats(a: PipelineResult, b: PipelineResult, metric: str = "top1") -> bool:
     return mean_a - mean_b > max(std_a, std_b)
 
 
-def _beats_within(a: PipelineResult, b: PipelineResult, storage: float = 1.0) -> bool:
-    """``a`` beats ``b`` and stores at most ``storage`` times ``b``'s bytes."""
-    return beats(a, b) and a.storage_bytes <= storage * b.storage_bytes
+def _beats_within(a: PipelineResult, b: PipelineResult) -> bool:
+    """``a`` beats ``b`` and stores at most ``b``'s bytes."""
+    return beats(a, b) and a.storage_bytes <= b.storage_bytes
 
 
 def _matches(a: PipelineResult, b: PipelineResult) -> bool:
+    """``a`` is within the larger std of ``b``, or above it."""
     return abs(a.mean - b.mean) <= max(a.std, b.std) or beats(a, b)
 
 
@@ -263,7 +264,7 @@ def run_table(
     """Run the rows ``methods`` into ``out/<method>`` (resuming), writing their PNG and GIF previews.
 
     ``static_only`` (stage 1, shared by the static-dynamic rows) and ``MTT`` (the experts, shared by
-    ``MTT+SD``) always run before the rows that reuse them.
+    ``MTT+SD`` and ``MTT+MF``) always run before the rows that reuse them.
     """
     start = time.perf_counter()
     needed = {"static_only"} | ({"MTT"} if {"MTT+SD", "MTT+MF"} & set(methods) else set())

@@ -105,9 +105,11 @@ def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) 
 def _check_formation_clips(cfg: PipelineConfig, data: RealData) -> None:
     """Multi-formation packs ``videos_per_class * f^2`` real clips per class: say so when a class has fewer."""
     syn = cfg.synthetic
+    if syn.formation == 1:
+        return
     need = syn.videos_per_class * syn.formation**2
     counts = torch.bincount(data.train_y, minlength=data.num_classes)
-    if syn.formation > 1 and int(counts.min()) < need:
+    if int(counts.min()) < need:
         c = int(counts.argmin())
         raise ConfigError(
             f"synthetic.formation {syn.formation} packs videos_per_class x formation^2 = {need} real clips per "
