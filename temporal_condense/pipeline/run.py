@@ -174,9 +174,10 @@ def run_pipeline(
         real = load_data(cfg.data, progress, data, seed=cfg.seed)
         _check_data(out, real)
     result_path = out / "result.json"
+    result_key = stage_keys(cfg)["result"]
     if result_path.is_file():
         record = read_result_record(result_path)
-        if record.config == stage_keys(cfg)["result"]:
+        if record.config == result_key:
             try:
                 return PipelineResult.from_dict(record.result)
             except (TypeError, ValueError) as exc:
@@ -263,7 +264,7 @@ def run_pipeline(
         split=real.split,
         render_std_ratio=ratio,
     )
-    write_json(result_path, {"config": stage_keys(cfg)["result"], "result": result.to_dict()})
+    write_json(result_path, {"config": result_key, "result": result.to_dict()})
     if log is not None:
         summary = {
             "stage1/seconds": stage1_s,

@@ -102,12 +102,16 @@ def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) 
     return videos[:, idx].contiguous()
 
 
-def _check_formation_clips(cfg: PipelineConfig, data: RealData) -> None:
-    """Multi-formation packs ``videos_per_class * f^2`` real clips per class: say so when a class has fewer."""
+def _real_clips_per_class(cfg: PipelineConfig, data: RealData) -> int:
+    """Real clips a random-real row or a real init draws per class: ``videos_per_class * f^2``.
+
+    With multi-formation a class with fewer clips is refused here, naming the option (without it,
+    :func:`~temporal_condense.evaluate.random_real_subset` refuses it).
+    """
     syn = cfg.synthetic
-    if syn.formation == 1:
-        return
     need = syn.videos_per_class * syn.formation**2
+    if syn.formation == 1:
+        return need
     counts = torch.bincount(data.train_y, minlength=data.num_classes)
     if int(counts.min()) < need:
         c = int(counts.argmin())
@@ -115,19 +119,19 @@ def _check_formation_clips(cfg: PipelineConfig, data: RealData) -> None:
             f"synthetic.formation {syn.formation} packs videos_per_class x formation^2 = {need} real clips per "
             f"class, but class {c} has {int(counts[c])} training clips"
         )
+    return need
 
 
 def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tuple[Any, int]:
     """The training set (a synthetic set module or a ``(videos, labels)`` pair) and its storage in bytes."""
     syn = cfg.synthetic
     k, frames = data.num_classes, data.frames
-    _check_formation_clips(cfg, data)
+    per_class = _real_clips_per_class(cfg, data)
     if syn.kind == "full_data":
         return (data.train_x, data.train_y), data.train_x.numel() * data.train_x.element_size()
     if syn.kind == "random_real":
         seed = real_draw_seed(cfg)
         pack = MultiFormation(syn.formation).pack  # f^2 real clips in the storage of one (f = 1: as they are)
-        per_class = syn.videos_per_class * syn.formation**2
         labels = torch.arange(k).repeat_interleave(syn.videos_per_class)  # class-major, as the subset
         if syn.key_frames is not None and syn.key_frames < frames:
             # random real clips at a smaller storage: keep key frames only, interpolate them back to ``frames``
@@ -155,9 +159,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         n_syn = syn.key_frames or frames
         formation = MultiFormation(syn.formation)
         init = (
-            formation.pack(real_key_frames(data, syn.videos_per_class * syn.formation**2, n_syn, real_draw_seed(cfg)))
-            if syn.init == "real"
-            else None
+            formation.pack(real_key_frames(data, per_class, n_syn, real_draw_seed(cfg))) if syn.init == "real" else None
         )
         synset: Any = SyntheticVideos(
             k,
