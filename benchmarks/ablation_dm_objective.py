@@ -11,8 +11,8 @@ On the quickstart's data and evaluation (``temporal_condense.pipeline.quickstart
 * **what distilling does to the real clip**: DM from the random real clip with the quickstart's DM settings
   (100 iterations at lr 100, momentum 0.5, 8 real clips per class) and a longer, faster run, with how far the
   clips moved and how much of them is high-frequency (the rms of the clips' Laplacian over the real clips').
-  The loop is a plain transcription of the pipeline's DM stage with its own seeds, so its set is not the
-  quickstart row's set to the digit.
+  Both runs are the pipeline's own DM stage (``stages.stage2``) with the quickstart DM row's configuration, so
+  the first one's set is the quickstart row's set, to the digit.
 
 A set DM's objective rates closer to the data while it trains worse students (or the reverse) means DM's
 gradient cannot lead to the better set, whatever its budget: docs/results.md reads the figures.
@@ -26,20 +26,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections.abc import Callable
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 
 from temporal_condense import SyntheticVideos
 from temporal_condense.evaluate import evaluate, group_accuracy, random_real_subset
-from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
+from temporal_condense.pipeline.config import PipelineConfig
 from temporal_condense.pipeline.data import RealData, load_data
-from temporal_condense.pipeline.quickstart import base_config
-from temporal_condense.pipeline.stages import real_draw_seed
+from temporal_condense.pipeline.quickstart import base_config, method_settings
+from temporal_condense.pipeline.stages import real_draw_seed, stage2
 from temporal_condense.seeds import derive_seed
 
 NETS = 16  # random networks over which the DM loss of every set is averaged
@@ -110,22 +112,16 @@ def high_frequency(videos: torch.Tensor) -> float:
     return float(F.conv2d(frames, kernel).pow(2).mean().sqrt())
 
 
-def distill_dm(real: RealData, start: torch.Tensor, iterations: int, lr: float, seed: int) -> torch.Tensor:
-    """The quickstart's DM loop (momentum 0.5, a fresh random network per iteration) from ``start``."""
-    k = real.num_classes
-    d = base_config().distill
-    synset = SyntheticVideos(k, 1, real.frames, real.size, channels=real.channels, init=start.clone(), seed=seed)
-    opt = synset.optimizer(lr=lr, momentum=0.5)
-    g = torch.Generator().manual_seed(seed)
-    members = [(real.train_y == c).nonzero().flatten() for c in range(k)]
-    for it in range(iterations):
-        embed = random_embed(real, derive_seed(seed, "ablation-student", it))
-        idx = torch.cat([m[torch.randperm(m.numel(), generator=g)[: d.batch_real]] for m in members])
-        videos, labels = synset(generator=g)
-        loss = dm_loss(embed, real.train_x[idx], real.train_y[idx], videos, labels, k)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+def distill_dm(cfg: PipelineConfig, real: RealData, start: torch.Tensor, out: Path, **distill: Any) -> torch.Tensor:
+    """DM from ``start`` (one clip per class) by the pipeline's own stage 2, with the quickstart DM row's settings.
+
+    ``distill`` overrides fields of the row's ``distill`` section (``iterations``, ``lr``, ...); without it, and
+    from the row's own real clips, the result is the quickstart DM row's set, to the digit. ``out`` receives
+    the stage's checkpoints.
+    """
+    row = method_settings("DM", cfg, out).replace(distill=distill)
+    synset = SyntheticVideos.from_videos(start.clone(), 1)
+    stage2(row, real, synset, out, progress=False, callback=None)
     videos, _ = synset.export()
     return videos
 
@@ -146,8 +142,11 @@ def main() -> None:
     sets = summaries(real, args.per_class, seed)
     t0 = time.perf_counter()
     start = sets["random real clip"]
-    sets["DM, 100 iterations, lr 100 (quickstart settings)"] = distill_dm(real, start, 100, 100.0, seed)
-    sets["DM, 400 iterations, lr 300"] = distill_dm(real, start, 400, 300.0, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        sets["DM, 100 iterations, lr 100 (quickstart settings)"] = distill_dm(cfg, real, start, Path(tmp, "row"))
+        sets["DM, 400 iterations, lr 300"] = distill_dm(
+            cfg, real, start, Path(tmp, "long"), iterations=400, lr={"videos": 300.0}
+        )
     print(f"DM runs: {time.perf_counter() - t0:.0f} s")
     losses = expected_dm_loss(real, sets, derive_seed(cfg.seed, "ablation-dm-loss"))
     hf_real = high_frequency(real.train_x[:64])
