@@ -24,6 +24,7 @@ data), :mod:`~temporal_condense.pipeline.stages` (stage 1, the training set, the
 :mod:`~temporal_condense.pipeline.checkpoint` (resumable state), :mod:`~temporal_condense.pipeline.run`
 (:func:`run_pipeline`), :mod:`~temporal_condense.pipeline.report` (results, previews, tables) and
 :mod:`~temporal_condense.pipeline.loggers` (metrics to TensorBoard / Weights & Biases),
+:mod:`~temporal_condense.pipeline.sweep` (:func:`run_sweep`: a grid of settings on validation clips),
 :mod:`~temporal_condense.pipeline.quickstart` (the quickstart) and :mod:`~temporal_condense.pipeline.cli` (the
 ``temporal-condense`` command).
 
@@ -61,6 +62,7 @@ from temporal_condense.pipeline.report import (
     write_table,
 )
 from temporal_condense.pipeline.run import Logger, run_pipeline
+from temporal_condense.pipeline.sweep import SweepRow, run_sweep
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -79,6 +81,7 @@ __all__ = [
     "PipelineResult",
     "SetKind",
     "StaticSpec",
+    "SweepRow",
     "SyntheticSpec",
     "format_table",
     "load_checkpoint",
@@ -86,6 +89,7 @@ __all__ = [
     "method_config",
     "pool_results",
     "run_pipeline",
+    "run_sweep",
     "save_checkpoint",
     "tensorboard_logger",
     "write_table",

@@ -1,9 +1,11 @@
-"""The ``temporal-condense`` command: run a config, tabulate finished runs, run the quickstart.
+"""The ``temporal-condense`` command: run a config, tabulate finished runs, sweep a grid, run the quickstart.
 
 Usage::
 
     temporal-condense run CONFIG --out DIR      # CONFIG: a YAML file or the name of a shipped config
     temporal-condense table DIR [DIR ...]       # one row per finished run (its result.json)
+    temporal-condense sweep CONFIG --out DIR --grid 'distill.lr.videos=[10, 100]' [--grid ...]
+                                                # every point on validation clips, every setting recorded
     temporal-condense quickstart [--fast]       # the built-in benchmark, every method (see the quickstart)
     temporal-condense configs                   # the shipped configs, one per line
     temporal-condense --help                    # also lists the shipped configs
@@ -22,12 +24,15 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
 from temporal_condense.errors import ConfigError, TemporalCondenseError
 from temporal_condense.pipeline.config import PipelineConfig
 from temporal_condense.pipeline.guard import read_result_record
 from temporal_condense.pipeline.quickstart import main as quickstart_main
 from temporal_condense.pipeline.report import PipelineResult, format_table
 from temporal_condense.pipeline.run import run_pipeline
+from temporal_condense.pipeline.sweep import format_sweep, run_sweep
 
 __all__ = ["config_path", "main", "shipped_configs"]
 
@@ -66,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,table,quickstart,configs}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,table,sweep,quickstart,configs}")
     run = sub.add_parser("run", help="run one config into a folder (resumes what is there)")
     run.add_argument("config", help="a YAML file or the name of a shipped config")
     run.add_argument("--out", required=True, type=Path, help="output folder")
@@ -76,6 +81,25 @@ def _parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="one row per finished run folder")
     table.add_argument("dirs", nargs="+", type=Path, help="run folders (holding result.json)")
     table.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
+    sweep = sub.add_parser(
+        "sweep", help="run a config at every point of a grid, on validation clips, recording every setting tried"
+    )
+    sweep.add_argument("config", help="a YAML file or the name of a shipped config")
+    sweep.add_argument("--out", required=True, type=Path, help="the sweep's folder (one run folder per point)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="KEY=[V1, V2]",
+        help="a dotted config key and a YAML list of its values (repeat for more keys; every combination runs)",
+    )
+    sweep.add_argument(
+        "--validation-per-class",
+        type=int,
+        help="override data.validation_per_class (training clips per class held out as the validation split)",
+    )
+    sweep.add_argument("--allow-test", action="store_true", help="sweep on the test split anyway (not for tuning)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
     # the quickstart parses its own options (--fast, --out, --seed, --no-progress, --help)
     sub.add_parser("quickstart", help="the quickstart: every method on the built-in dataset", add_help=False)
     sub.add_parser("configs", help="list the shipped configs")
@@ -95,6 +119,34 @@ def _run(args: argparse.Namespace) -> int:
     result = run_pipeline(cfg, args.out, progress=progress)
     print(format_table([result], "text"), end="")
     print(f"written to {args.out}/")
+    return 0
+
+
+def _grid(items: Sequence[str]) -> dict[str, list[object]]:
+    """``["distill.iterations=[50, 100]", ...]`` -> ``{"distill.iterations": [50, 100], ...}`` (YAML values)."""
+    grid: dict[str, list[object]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        try:
+            values = yaml.safe_load(text) if sep else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--grid {item!r}: the values must be a YAML list ({exc})") from None
+        if not isinstance(values, list):
+            raise ConfigError(f"--grid must be KEY=[V1, V2, ...] (a YAML list of values), got {item!r}")
+        if key.strip() in grid:
+            raise ConfigError(f"--grid gives {key.strip()!r} twice")
+        grid[key.strip()] = values
+    return grid
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    cfg = PipelineConfig.load_yaml(config_path(args.config))
+    if args.validation_per_class is not None:
+        cfg = cfg.replace(data={"validation_per_class": args.validation_per_class})
+    progress = not args.no_progress and sys.stderr.isatty()
+    rows = run_sweep(cfg, _grid(args.grid), args.out, progress=progress, allow_test=args.allow_test, log_line=print)
+    print(format_sweep(rows), end="")
+    print(f"written to {args.out}/ (sweep.json, sweep.md, one run folder per point)")
     return 0
 
 
@@ -125,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "table":
             return _table(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "configs":
             print("\n".join(shipped_configs()))
             return 0
