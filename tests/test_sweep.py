@@ -23,7 +23,7 @@ def _row(validation: bool = True) -> PipelineConfig:
 def test_grid_points_are_every_combination_first_key_slowest() -> None:
     points = grid_points({"a.x": [1, 2], "b": ["u", "v", "w"]})
     assert points == [{"a.x": a, "b": b} for a in (1, 2) for b in ("u", "v", "w")]
-    for bad in ({}, {"a": []}, {"a": "12"}, {"a..b": [1]}, {"1a": [1]}, {"a": 3}):
+    for bad in ({}, {"a": []}, {"a": "12"}, {"a..b": [1]}, {"1a": [1]}, {"a": 3}, {"d": [{}], "d.lr": [1]}):
         with pytest.raises(ConfigError, match="grid"):
             grid_points(bad)  # type: ignore[arg-type]
 

@@ -69,7 +69,8 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         The points, each ``{dotted key: value}``.
 
     Raises:
-        ConfigError: An empty grid, a key that is not a dotted name, values that are not a non-empty list.
+        ConfigError: An empty grid, a key that is not a dotted name, a key inside another key, values that are
+            not a non-empty list.
     """
     if not isinstance(grid, Mapping) or not grid:
         raise ConfigError(f"grid must be a non-empty mapping {{dotted key: [values]}}, got {grid!r}")
@@ -79,6 +80,10 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
             raise ConfigError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
     keys = list(grid)
+    for key in keys:
+        inner = [other for other in keys if other.startswith(key + ".")]
+        if inner:
+            raise ConfigError(f"grid sets {key!r} and, inside it, {inner[0]!r}: give one of them")
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
