@@ -6,6 +6,7 @@ import json
 import math
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -510,6 +511,25 @@ class PipelineConfig(_Spec):
         if not p.is_file():
             raise ConfigError(f"path must be an existing YAML file, got {str(p)!r} (not found)")
         return cls.from_yaml(p.read_text(encoding="utf-8"))
+
+    @classmethod
+    def coerce(cls, config: object) -> PipelineConfig:
+        """``config`` as a :class:`PipelineConfig`: kept as it is, validated from a mapping, or read from a YAML path.
+
+        Raises:
+            ConfigError: Another type, or what :meth:`from_dict` / :meth:`load_yaml` refuse.
+
+        Example:
+            >>> PipelineConfig.coerce({"seed": 3}).seed
+            3
+        """
+        if isinstance(config, (str, os.PathLike)):
+            return cls.load_yaml(config)
+        if isinstance(config, Mapping):
+            return cls.from_dict(dict(config))
+        if isinstance(config, PipelineConfig):
+            return config
+        raise ConfigError(f"config must be a PipelineConfig, a mapping or a YAML path, got {type(config).__name__}")
 
     def replace(self, **changes: Any) -> PipelineConfig:
         """A validated copy with nested changes, e.g. ``cfg.replace(distill={"iterations": 10})``."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -157,14 +157,7 @@ def run_pipeline(
         >>> len(res.top1)
         1
     """
-    if isinstance(config, (str, os.PathLike)):
-        cfg = PipelineConfig.load_yaml(config)
-    elif isinstance(config, Mapping):
-        cfg = PipelineConfig.from_dict(config)
-    elif isinstance(config, PipelineConfig):
-        cfg = config
-    else:
-        raise ConfigError(f"config must be a PipelineConfig, a mapping or a YAML path, got {type(config).__name__}")
+    cfg = PipelineConfig.coerce(config)
     out = Path(out_dir)
     # Nothing is written until the whole configuration, the data and whatever an earlier run left are validated.
     check_folder(out)

@@ -178,14 +178,7 @@ def run_sweep(
         ConfigError: A bad grid or point, or a point that evaluates on the test split without ``allow_test``
             (nothing is run); any error of ``run_pipeline``.
     """
-    if isinstance(config, (str, os.PathLike)):
-        base = PipelineConfig.load_yaml(config)
-    elif isinstance(config, Mapping):
-        base = PipelineConfig.from_dict(config)
-    elif isinstance(config, PipelineConfig):
-        base = config
-    else:
-        raise ConfigError(f"config must be a PipelineConfig, a mapping or a YAML path, got {type(config).__name__}")
+    base = PipelineConfig.coerce(config)
     points = grid_points(grid)
     configs = [apply_point(base, point) for point in points]
     for point, cfg in zip(points, configs):
