@@ -46,6 +46,7 @@ class SweepRow:
     result: PipelineResult
 
     def to_dict(self) -> dict[str, Any]:
+        """The record ``sweep.json`` keeps: the point, its folder, the headline figures and the whole result."""
         r = self.result
         return {
             "point": self.point,
@@ -158,7 +159,9 @@ def run_sweep(
 
     Every point's configuration is built and checked before the first run. After each point, ``sweep.json``
     (the base configuration, the grid and every finished point with its result) and ``sweep.md`` (the table of
-    :func:`format_sweep`) are rewritten atomically. Re-running resumes: finished points are read back.
+    :func:`format_sweep`) are rewritten atomically. Re-running resumes: finished points are read back. A point's
+    folder depends on the point only, so another base configuration belongs in another ``out_dir`` (``run_pipeline``
+    refuses to replace a finished stage of other inputs).
 
     Args:
         config: The base configuration (as :func:`~temporal_condense.pipeline.run_pipeline` takes it). It must
