@@ -126,16 +126,17 @@ def _grid(items: Sequence[str]) -> dict[str, list[object]]:
     """``["distill.iterations=[50, 100]", ...]`` -> ``{"distill.iterations": [50, 100], ...}`` (YAML values)."""
     grid: dict[str, list[object]] = {}
     for item in items:
-        key, sep, text = item.partition("=")
+        name, sep, text = item.partition("=")
+        key = name.strip()
         try:
             values = yaml.safe_load(text) if sep else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"--grid {item!r}: the values must be a YAML list ({exc})") from None
         if not isinstance(values, list):
             raise ConfigError(f"--grid must be KEY=[V1, V2, ...] (a YAML list of values), got {item!r}")
-        if key.strip() in grid:
-            raise ConfigError(f"--grid gives {key.strip()!r} twice")
-        grid[key.strip()] = values
+        if key in grid:
+            raise ConfigError(f"--grid gives {key!r} twice")
+        grid[key] = values
     return grid
 
 
