@@ -3,7 +3,6 @@ DM run is the quickstart DM row's."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -17,15 +16,11 @@ from temporal_condense.pipeline.quickstart import base_config, method_settings
 from temporal_condense.pipeline.run import run_pipeline
 from temporal_condense.pipeline.stages import real_draw_seed
 from temporal_condense.seeds import derive_seed
+from tests._scripts import load_script
 
 
 def _ablation() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation_dm_objective.py"
-    spec = importlib.util.spec_from_file_location("ablation_dm_objective", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/ablation_dm_objective.py")
 
 
 def test_paired_dm_loss_is_dm_loss_and_summaries_hold_their_clips(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import statistics
@@ -14,6 +13,7 @@ import pytest
 from temporal_condense.errors import ConfigError
 from temporal_condense.pipeline import PipelineResult, pool_results, quickstart
 from temporal_condense.pipeline.quickstart import CORE_METHODS, beats, check_targets
+from tests._scripts import load_script
 
 
 def result(name: str, top1: list[float], motion: list[float] | None = None, storage: int = 100) -> PipelineResult:
@@ -144,11 +144,7 @@ def test_the_photo_texture_reaches_the_data_and_nothing_else(tmp_path: Path) -> 
 
 
 def test_the_benchmark_runs_only_the_rows_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = Path(__file__).resolve().parents[1] / "examples" / "benchmark.py"
-    spec = importlib.util.spec_from_file_location("benchmark_example", path)
-    assert spec is not None and spec.loader is not None
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_script("examples/benchmark.py")
     argv = ["--fast", "--runs", "1", "--out", str(tmp_path), "--methods", "random_real", "random_real+MF", "DM+MF"]
     assert benchmark.main(argv) == 0
     for evaluator in ("ConvNet3D", "VideoConvNetGRU"):
