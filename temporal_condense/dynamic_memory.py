@@ -2,10 +2,11 @@
 
 A :class:`DynamicMemoryBlock` stores
 
-* a **static memory** ``[num_classes * static_per_class, C, H, W]`` of still images (stage 1; frozen unless
-  ``train_static=True``),
-* a **dynamic memory** ``[num_classes, dynamic_per_class, N_dyn, c_dyn, H, W]`` (by default one channel per
-  frame; ``N_dyn < frames`` key frames are interpolated to ``frames`` *before* the block),
+* a **static memory** ``[num_classes * static_per_class, C, h, w]`` of still images (stage 1; frozen unless
+  ``train_static=True``; ``(h, w) = static_size``, by default the videos' size, up-sampled when smaller),
+* a **dynamic memory** ``[num_classes, dynamic_per_class, N_dyn, c_dyn, h', w']`` (by default one channel per
+  frame at the videos' size; ``N_dyn < frames`` key frames are interpolated to ``frames`` and a smaller
+  ``dynamic_size`` is up-sampled *before* the block),
 * a tiny **block** H that turns a static image repeated over time and a dynamic memory into a video.
 
 Video slot ``v`` of class ``c`` (video index ``c * videos_per_class + v``) owns
@@ -43,10 +44,11 @@ from einops import rearrange
 from pydantic import Field, model_validator
 from torch import nn
 
-from temporal_condense._checks import check_finite, check_int, check_tensor
+from temporal_condense._checks import check_choice, check_finite, check_int, check_tensor
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.initialization import INITS, frames_at, real_clips, videos_per_class_of
 from temporal_condense.interpolator import MODES, Interpolator
+from temporal_condense.motion import PADDING_MODES, warp
 from temporal_condense.synthetic import SyntheticSet, SyntheticSetConfig, build_config
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "ConcatBlock",
     "DynamicMemoryBlock",
     "DynamicMemoryBlockConfig",
+    "WarpBlock",
     "identity_init_",
     "residual_init_",
     "static_dynamic_conv3d",
@@ -220,6 +223,53 @@ class AddBlock(nn.Module):
         return static_dynamic_conv3d(static, dynamic, weight, w_dyn, self.encoder.bias)
 
 
+class WarpBlock(nn.Module):
+    """Motion block: frame ``t`` is the static image moved by the displacement field ``dynamic[:, t]``.
+
+    The dynamic memory holds ``(dy, dx)`` in pixels (2 channels); frame ``t`` at pixel ``p`` is the static
+    sampled bilinearly at ``p - d_t(p)`` (:func:`temporal_condense.motion.warp`). No parameters: a zero dynamic
+    memory renders the static repeated over time (to float rounding). A dynamic memory stored at 1 x 1 pixels
+    (``DynamicMemoryBlock(dynamic_size=(1, 1))``) is one translation per frame: 2 numbers per frame instead of
+    ``H x W``, which :func:`temporal_condense.motion.estimate_translation` can fill from real clips.
+
+    Args:
+        padding_mode: ``"border"``, ``"zeros"`` or ``"reflection"``: what moves in from outside the image.
+
+    Shape:
+        - static: ``[B, T, C, H, W]``; dynamic: ``[B, T, 2, H, W]``.
+        - Output: ``[B, T, C, H, W]``, contiguous.
+
+    Example:
+        >>> static = torch.rand(1, 3, 3, 6, 6)
+        >>> out = WarpBlock()(static, torch.zeros(1, 3, 2, 6, 6))
+        >>> torch.allclose(out, static, atol=1e-6)
+        True
+    """
+
+    def __init__(self, padding_mode: str = "border") -> None:
+        super().__init__()
+        self.padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
+
+    def forward(self, static: torch.Tensor, dynamic: torch.Tensor) -> torch.Tensor:
+        """Combine ``static`` and ``dynamic`` (see the class docstring)."""
+        b, t = static.shape[:2]
+        if dynamic.shape[2] != 2:
+            raise ShapeError(f"the warp block needs a 2-channel dynamic memory (dy, dx), got {dynamic.shape[2]}")
+        out = warp(
+            rearrange(static, "b t c h w -> (b t) c h w"),
+            rearrange(dynamic, "b t c h w -> (b t) c h w"),
+            self.padding_mode,
+        )
+        return rearrange(out, "(b t) c h w -> b t c h w", b=b, t=t).contiguous()
+
+    def forward_static(self, static: torch.Tensor, dynamic: torch.Tensor) -> torch.Tensor:
+        """Same as ``forward(static repeated over T, dynamic)`` from ``static [B, C, H, W]``."""
+        return self.forward(static.unsqueeze(1).expand(-1, dynamic.shape[1], -1, -1, -1), dynamic)
+
+    def extra_repr(self) -> str:
+        return f"padding_mode={self.padding_mode!r}"
+
+
 def identity_init_(conv: nn.Conv3d, channels: int) -> nn.Conv3d:
     """Set ``conv`` to pass input channel ``c < channels`` to output channel ``c`` unchanged (in place).
 
@@ -274,15 +324,18 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
 
     Cross-field checks: ``static_per_video <= static_per_class``, ``dynamic_per_video <= dynamic_per_class``,
     ``dynamic_frames <= frames``, fixed pairing uses one static and one dynamic per video, the ``"add"``
-    block needs ``dynamic_channels`` 1 or ``channels``.
+    block needs ``dynamic_channels`` 1 or ``channels``, the ``"warp"`` block 2 and ``size`` at least 2 x 2,
+    ``static_size`` and ``dynamic_size`` (stored sizes, up-sampled to ``size``) at most ``size``.
     """
 
     static_per_class: PositiveInt
     dynamic_per_class: PositiveInt
     dynamic_frames: PositiveInt
     dynamic_channels: PositiveInt = 1
-    block: Literal["conv", "add", "custom"] = "conv"
+    block: Literal["conv", "add", "warp", "custom"] = "conv"
     block_class: str | None = None
+    static_size: tuple[PositiveInt, PositiveInt] | None = None
+    dynamic_size: tuple[PositiveInt, PositiveInt] | None = None
     pairing: Literal["random", "fixed"] = "random"
     static_per_video: PositiveInt = 1
     dynamic_per_video: PositiveInt = 1
@@ -313,16 +366,31 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
                 "pairing='fixed' uses one static and one dynamic per video: static_per_video and "
                 f"dynamic_per_video must be 1, got {self.static_per_video} and {self.dynamic_per_video}"
             )
-        if self.block_init != "default" and self.block == "custom":
+        if self.block_init != "default" and self.block in ("warp", "custom"):
             raise ValueError(
-                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to 'custom'"
+                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to "
+                f"{self.block!r}"
             )
+        if self.block == "warp" and (self.dynamic_channels != 2 or min(self.size) < 2):
+            raise ValueError(
+                "block='warp' needs dynamic_channels 2 (dy, dx) and size at least (2, 2), got dynamic_channels "
+                f"{self.dynamic_channels} and size {self.size}"
+            )
+        for name in ("static_size", "dynamic_size"):
+            stored = getattr(self, name)
+            if stored is not None and (stored[0] > self.size[0] or stored[1] > self.size[1]):
+                raise ValueError(f"{name} must be at most size {self.size} (it is up-sampled to it), got {stored}")
         if self.block == "add" and self.dynamic_channels not in (1, self.channels):
             raise ValueError(
                 f"block='add' needs dynamic_channels 1 (broadcast) or channels ({self.channels}), "
                 f"got {self.dynamic_channels}"
             )
         return self
+
+
+def _upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear ``[N, C, h, w] -> [N, C, *size]`` (how stored statics and dynamics reach the rendered size)."""
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def _slots(videos_per_class: int, per_video: int, per_class: int) -> torch.Tensor:
@@ -352,7 +420,8 @@ class DynamicMemoryBlock(SyntheticSet):
         dynamic_frames: Stored frames per dynamic memory ``N_dyn <= frames`` (default ``frames``); fewer are
             interpolated with ``mode`` before the block.
         dynamic_channels: Channels ``c_dyn`` of the dynamic memory (default 1, as published).
-        block: ``"conv"`` (published :class:`ConcatBlock`), ``"add"`` (:class:`AddBlock`) or any
+        block: ``"conv"`` (published :class:`ConcatBlock`), ``"add"`` (:class:`AddBlock`), ``"warp"``
+            (:class:`WarpBlock`: the dynamic memory moves the static; needs ``dynamic_channels=2``) or any
             ``nn.Module`` called as ``block(static [B, T, C, H, W], dynamic [B, T, c_dyn, H, W]) ->
             [B, T, C, H, W]`` (``static`` is an expanded view: do not modify it in place).
         pairing: ``"random"`` (draw one of the slot's statics and dynamics per render) or ``"fixed"``.
@@ -381,6 +450,11 @@ class DynamicMemoryBlock(SyntheticSet):
         mode: Interpolation mode for ``dynamic_frames < frames``.
         seed: Seeds the initialization (noise statics, dynamic memory, built-in block); otherwise torch's
             global RNG is used.
+        static_size: ``(h, w)`` at which the statics are stored (default ``size``); they are up-sampled
+            bilinearly to ``size`` when rendering, so a static costs ``C * h * w`` values.
+        dynamic_size: ``(h, w)`` at which the dynamic memory is stored (default ``size``), up-sampled
+            bilinearly to ``size`` after the temporal interpolation; ``(1, 1)`` is one value per channel and
+            frame (with ``block="warp"``: a translation per frame).
 
     Raises:
         ConfigError: Invalid counts or combinations (see :class:`DynamicMemoryBlockConfig`); no ``static``.
@@ -429,6 +503,8 @@ class DynamicMemoryBlock(SyntheticSet):
         channels: int | None = None,
         mode: str = "linear",
         seed: int | None = None,
+        static_size: tuple[int, int] | Sequence[int] | None = None,
+        dynamic_size: tuple[int, int] | Sequence[int] | None = None,
     ) -> None:
         if static is None:
             raise ConfigError(
@@ -484,10 +560,10 @@ class DynamicMemoryBlock(SyntheticSet):
         if isinstance(block, nn.Module):
             block_name = "custom"
             block_class: str | None = f"{type(block).__module__}.{type(block).__qualname__}"
-        elif isinstance(block, str) and block in ("conv", "add"):
+        elif isinstance(block, str) and block in ("conv", "add", "warp"):
             block_name, block_class = block, None
         else:
-            raise ConfigError(f"block must be 'conv', 'add' or an nn.Module, got {block!r}")
+            raise ConfigError(f"block must be 'conv', 'add', 'warp' or an nn.Module, got {block!r}")
 
         config = build_config(
             DynamicMemoryBlockConfig,
@@ -512,15 +588,20 @@ class DynamicMemoryBlock(SyntheticSet):
                 "dynamic_init": dynamic_init,
                 "dynamic_std": dynamic_std,
                 "mode": mode,
+                "static_size": None if static_size is None else tuple(static_size),
+                "dynamic_size": None if dynamic_size is None else tuple(dynamic_size),
             },
         )
         super().__init__(config)
         h, w = config.size
+        sh, sw = config.static_size or config.size
+        dh, dw = config.dynamic_size or config.size
         n_static = config.num_classes * config.static_per_class
         if static is not None:
-            if tuple(static.shape[-2:]) != (h, w):
+            if tuple(static.shape[-2:]) not in ((sh, sw), (h, w)):
                 raise ShapeError(
-                    f"static images must have spatial size size=(H, W)={(h, w)}, got {tuple(static.shape[-2:])}"
+                    f"static images must have spatial size static_size={(sh, sw)} or size={(h, w)} (area "
+                    f"down-sampled to static_size), got {tuple(static.shape[-2:])}"
                 )
             if static.shape[1] != config.channels:
                 raise ShapeError(f"static must have channels={config.channels}, got {static.shape[1]}")
@@ -536,22 +617,27 @@ class DynamicMemoryBlock(SyntheticSet):
             if seed is not None:
                 torch.manual_seed(int(seed))
             static_data = (
-                torch.randn(n_static, config.channels, h, w)
+                torch.randn(n_static, config.channels, sh, sw)
                 if static is None
                 else static.detach().clone().to(torch.get_default_dtype())
             )
+            if tuple(static_data.shape[-2:]) != (sh, sw):
+                static_data = F.interpolate(static_data, size=(sh, sw), mode="area")
             dynamic_data = torch.randn(
                 config.num_classes,
                 config.dynamic_per_class,
                 config.dynamic_frames,
                 config.dynamic_channels,
-                h,
-                w,
+                dh,
+                dw,
             )
+            module: nn.Module
             if isinstance(block, nn.Module):
                 module = block
             elif block == "conv":
                 module = ConcatBlock(config.channels, config.dynamic_channels)
+            elif block == "warp":
+                module = WarpBlock()
             else:
                 module = AddBlock(config.channels)
             if config.dynamic_init == "zeros":
@@ -618,10 +704,17 @@ class DynamicMemoryBlock(SyntheticSet):
         cfg = self.config
         static_index, dynamic_index = self.pair(indices, generator)
         label = torch.div(indices, cfg.videos_per_class, rounding_mode="floor")
-        dynamic = self.dynamic[label, dynamic_index]  # [B, N_dyn, c_dyn, H, W]
+        dynamic = self.dynamic[label, dynamic_index]  # [B, N_dyn, c_dyn, h, w]
         if cfg.dynamic_frames != cfg.frames:
             dynamic = self.interpolator(dynamic)
-        static = self.static[static_index]  # [B, C, H, W]
+        if cfg.dynamic_size is not None and cfg.dynamic_size != cfg.size:
+            n = dynamic.shape[1]
+            dynamic = rearrange(
+                _upsample(rearrange(dynamic, "b t c h w -> (b t) c h w"), cfg.size), "(b t) c h w -> b t c h w", t=n
+            )
+        static = self.static[static_index]  # [B, C, h, w]
+        if cfg.static_size is not None and cfg.static_size != cfg.size:
+            static = _upsample(static, cfg.size)
         b = static.shape[0]
         fast = getattr(self.block, "forward_static", None)
         if callable(fast):
@@ -745,7 +838,9 @@ class DynamicMemoryBlock(SyntheticSet):
             videos_per_class=cfg.videos_per_class,
             frames=cfg.frames,
             size=cfg.size,
-            static=torch.zeros(cfg.num_classes * cfg.static_per_class, cfg.channels, *cfg.size),  # loaded next
+            static=torch.zeros(
+                cfg.num_classes * cfg.static_per_class, cfg.channels, *(cfg.static_size or cfg.size)
+            ),  # loaded next
             static_per_class=cfg.static_per_class,
             dynamic_per_class=cfg.dynamic_per_class,
             dynamic_frames=cfg.dynamic_frames,
@@ -762,6 +857,8 @@ class DynamicMemoryBlock(SyntheticSet):
             dynamic_init=cfg.dynamic_init,
             dynamic_std=cfg.dynamic_std,
             seed=0,
+            static_size=cfg.static_size,
+            dynamic_size=cfg.dynamic_size,
         )
 
     def extra_repr(self) -> str:
@@ -772,4 +869,6 @@ class DynamicMemoryBlock(SyntheticSet):
             f"dynamic_frames={c.dynamic_frames}, dynamic_channels={c.dynamic_channels}, pairing={c.pairing!r}, "
             f"static_per_video={c.static_per_video}, dynamic_per_video={c.dynamic_per_video}, "
             f"train_static={c.train_static}, train_block={c.train_block}"
+            + (f", static_size={c.static_size}" if c.static_size is not None else "")
+            + (f", dynamic_size={c.dynamic_size}" if c.dynamic_size is not None else "")
         )

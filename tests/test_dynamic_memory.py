@@ -16,8 +16,10 @@ from temporal_condense.dynamic_memory import (
     ConcatBlock,
     DynamicMemoryBlock,
     DynamicMemoryBlockConfig,
+    WarpBlock,
 )
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.motion import warp
 from temporal_condense.synthetic import SyntheticSet, build_config
 
 H, W = 6, 5
@@ -267,7 +269,10 @@ def test_frozen_block_keeps_its_init_and_only_the_dynamic_memory_learns(tmp_path
 @pytest.mark.parametrize(
     ("static", "pattern"),
     [
-        (torch.randn(6, 3, H, W + 1), r"static images must have spatial size size=\(H, W\)=\(6, 5\), got \(6, 6\)"),
+        (
+            torch.randn(6, 3, H, W + 1),
+            r"static images must have spatial size static_size=\(6, 5\) or size=\(6, 5\).*got \(6, 6\)",
+        ),
         (torch.randn(7, 3, H, W), "static must hold num_classes \\* static_per_class .*num_classes=3.*got 7"),
         (torch.randn(6, 3, H), "static must be a 4-D batch of images .*got 3-D"),
         (torch.full((6, 3, H, W), float("nan")), "static must be finite"),
@@ -294,7 +299,11 @@ def test_static_count_and_channels_errors() -> None:
         ({"dynamic_frames": 5}, r"dynamic_frames must be <= frames \(4\), got 5"),
         ({"pairing": "fixed", "static_per_video": 2}, "pairing='fixed' uses one static .*got 2 and 1"),
         ({"block": "add", "dynamic_channels": 2}, r"block='add' needs dynamic_channels 1 .*\(3\), got 2"),
-        ({"block": "concat"}, "block must be 'conv', 'add' or an nn.Module, got 'concat'"),
+        ({"block": "concat"}, "block must be 'conv', 'add', 'warp' or an nn.Module, got 'concat'"),
+        ({"block": "warp"}, r"block='warp' needs dynamic_channels 2 .*got dynamic_channels 1 and size \(6, 5\)"),
+        ({"block": "warp", "dynamic_channels": 2, "block_init": "identity"}, "not to 'warp'"),
+        ({"static_size": (7, 5)}, r"static_size must be at most size \(6, 5\).*got \(7, 5\)"),
+        ({"dynamic_size": (3, 6)}, r"dynamic_size must be at most size \(6, 5\).*got \(3, 6\)"),
         ({"pairing": "shuffle"}, "pairing: .*got 'shuffle'"),
         ({"videos_per_class": 0}, "videos_per_class: Input should be greater than or equal to 1, got 0"),
         ({"static_per_class": -1}, "static_per_class: .*got -1"),
@@ -592,3 +601,61 @@ def test_generator_must_be_a_generator() -> None:
 def test_optimizer_refuses_non_finite_settings(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         make().optimizer(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------- stored sizes, warp
+def test_stored_sizes_are_upsampled_before_the_block() -> None:
+    """Statics stored at ``static_size`` and dynamics at ``dynamic_size``: the render equals the plain formula on
+    their bilinear up-sampling (statics given at full size are area down-sampled first)."""
+    full = torch.rand(3 * 2, 3, H, W)  # statics are kept in the default dtype (float32)
+    synset = make(
+        static=full, static_size=(3, 2), dynamic_size=(2, 2), block="add", pairing="fixed", videos_per_class=2
+    ).double()
+    stored = F.interpolate(full, size=(3, 2), mode="area").double()
+    torch.testing.assert_close(synset.static, stored, rtol=0, atol=0)
+    assert tuple(synset.dynamic.shape) == (3, 2, 4, 1, 2, 2)
+    idx = torch.arange(6)
+    static = F.interpolate(stored, size=(H, W), mode="bilinear", align_corners=False)  # slot v owns static v
+    dyn = synset.dynamic.detach().reshape(6, 4, 1, 2, 2)
+    dyn = F.interpolate(dyn.reshape(24, 1, 2, 2), size=(H, W), mode="bilinear", align_corners=False)
+    expected = synset.block(static[:, None].expand(-1, 4, -1, -1, -1), dyn.reshape(6, 4, 1, H, W))
+    torch.testing.assert_close(synset(idx)[0], expected, rtol=0, atol=1e-12)
+    assert synset.storage_bytes() == 8 * (6 * 3 * 3 * 2 + 3 * 2 * 4 * 1 * 2 * 2 + sum(
+        p.numel() for p in synset.block.parameters()
+    ))
+
+
+def test_warp_block_moves_each_static_by_its_translation(tmp_path: object) -> None:
+    statics = torch.rand(3, 3, H, W).double()  # float32 values, as the set keeps them
+    synset = make(
+        static=statics, block="warp", dynamic_channels=2, dynamic_size=(1, 1), pairing="fixed", dynamic_init="zeros"
+    ).double()
+    assert sum(p.numel() for p in synset.block.parameters()) == 0
+    assert synset.storage_bytes() == 8 * (3 * 3 * H * W + 3 * 4 * 2)
+    still = statics[:, None].expand(-1, 4, -1, -1, -1)
+    torch.testing.assert_close(synset(torch.arange(3))[0], still, atol=1e-12, rtol=0)
+    path = torch.randn(3, 1, 4, 2, 1, 1, dtype=torch.float64)
+    with torch.no_grad():
+        synset.dynamic.copy_(path)
+    videos, labels = synset(torch.arange(3))
+    for c in range(3):
+        d = path[c, 0, :, :, 0, 0][:, :, None, None].expand(4, 2, H, W)
+        torch.testing.assert_close(videos[c], warp(statics[c : c + 1].expand(4, -1, -1, -1), d), rtol=0, atol=1e-12)
+    assert labels.tolist() == [0, 1, 2]
+    path_file = str(tmp_path) + "/warp.safetensors"  # type: ignore[operator]
+    synset.save(path_file)
+    again = DynamicMemoryBlock.load(path_file).double()
+    assert isinstance(again.block, WarpBlock) and again.config == synset.config
+    torch.testing.assert_close(again(torch.arange(3))[0], videos, rtol=0, atol=0)
+
+
+def test_warp_block_gradcheck_through_the_set() -> None:
+    synset = make(block="warp", dynamic_channels=2, dynamic_size=(1, 1), pairing="fixed", dynamic_init="zeros").double()
+    with torch.no_grad():
+        synset.dynamic.copy_(torch.rand(3, 1, 4, 2, 1, 1, dtype=torch.float64) * 0.8 + 0.1)  # off whole pixels
+    dynamic = synset.dynamic.detach().clone().requires_grad_(True)
+
+    def render(d: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(synset, {"dynamic": d}, (torch.arange(3),))[0]
+
+    assert torch.autograd.gradcheck(render, (dynamic,))
