@@ -14,7 +14,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from temporal_condense import DynamicMemoryBlock
 from temporal_condense.errors import ConfigError, ShapeError
+from temporal_condense.motion import estimate_translation
 from temporal_condense.pipeline import (
     METHODS,
     PipelineConfig,
@@ -26,6 +28,8 @@ from temporal_condense.pipeline import (
     save_checkpoint,
     write_table,
 )
+from temporal_condense.pipeline.data import load_data
+from temporal_condense.pipeline.stages import real_draw_seed, real_key_frames
 from temporal_condense.static import StaticMemory
 from temporal_condense.visualize import save_video_gif, save_video_grid, video_grid, video_to_uint8
 
@@ -106,6 +110,9 @@ def test_config_is_frozen() -> None:
         ({"data": {"frames": 6}, "distill": {"segments": 4}}, r"data.frames \(6\) must be divisible by"),
         ({"data": {"dataset": "custom", "root": "x"}}, r"root is not used with dataset 'custom'"),
         ({"synthetic": {"static_per_class": 5}}, r"static_per_class \(5\) must be <= static.static_per_class \(2\)"),
+        ({"synthetic": {"block": "warp"}}, r"block 'warp' .*needs dynamic_channels 2 and block_init 'default', got 1"),
+        ({"synthetic": {"dynamic_init": "real"}}, r"dynamic_init 'real' .*needs synthetic.block 'warp', got 'conv'"),
+        ({"synthetic": {"static_size": (0, 4)}}, r"synthetic.static_size"),
     ],
 )
 def test_config_errors(data: dict[str, object], match: str) -> None:
@@ -598,3 +605,27 @@ def test_pictures_of_non_finite_videos_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ShapeError, match=r"videos must be finite"):
         save_video_gif(videos, tmp_path / "a.gif")
     assert not list(tmp_path.iterdir())
+
+
+def test_warp_rows_start_from_the_translations_of_real_clips(tmp_path: Path) -> None:
+    """``block: warp`` + ``dynamic_init: real``: every dynamic memory is the path of a real clip of its class
+    (measured against the clip's middle frame), stored as one (dy, dx) per frame, on statics stored small."""
+
+    cfg = tiny_config(
+        synthetic={
+            "kind": "static_dynamic", "videos_per_class": 2, "pairing": "fixed", "static_per_video": 1,
+            "dynamic_per_video": 1, "block": "warp", "dynamic_channels": 2, "dynamic_init": "real",
+            "static_size": (8, 8), "dynamic_size": (1, 1),
+        },
+        distill={"method": "none"},
+    )  # fmt: skip
+    result = run_pipeline(cfg, tmp_path / "warp", progress=False)
+    synset = DynamicMemoryBlock.load(tmp_path / "warp" / "synthetic_set.safetensors")
+    real = load_data(cfg.data, progress=False, seed=cfg.seed)
+    clips = real_key_frames(real, 2, real.frames, real_draw_seed(cfg))
+    path = estimate_translation(clips, reference=real.frames // 2).reshape(real.num_classes, 2, real.frames, 2)
+    assert path.abs().sum() > 0  # the clips move
+    torch.testing.assert_close(synset.dynamic[..., 0, 0], path, rtol=0, atol=0)
+    assert tuple(synset.static.shape[-2:]) == (8, 8)
+    k = real.num_classes
+    assert result.storage_bytes == 4 * (k * 2 * 3 * 8 * 8 + k * 2 * real.frames * 2)

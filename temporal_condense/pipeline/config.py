@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 DATASETS: tuple[str, ...] = ("MovingShapes", "miniUCF101", "UCF101", "HMDB51", "Kinetics400", "SSv2")
+
+_Size = tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]  # (h, w)
 
 
 class _Depth(threading.local):
@@ -209,17 +211,25 @@ class SyntheticSpec(_Spec):
         dynamic_per_video: Dynamic memories each video slot draws from.
         pairing: ``"random"`` (the paper) or ``"fixed"``.
         dynamic_channels: Channels of the dynamic memory.
-        block: ``"conv"`` (the paper's Conv3d block) or ``"add"``.
+        block: ``"conv"`` (the paper's Conv3d block), ``"add"`` or ``"warp"`` (the dynamic memory moves the
+            static: :class:`~temporal_condense.dynamic_memory.WarpBlock`; ``dynamic_channels`` 2).
         block_init: ``"default"`` (as published), ``"identity"`` (the block starts by passing the static
             image through; the dynamic memory then gets no gradient until the block moves) or ``"residual"``
             (identity plus the dynamic memory added to every channel; see
             :class:`~temporal_condense.DynamicMemoryBlock`).
-        dynamic_init: ``"randn"`` (published) or ``"zeros"`` (with ``"residual"``: start as the static-only set).
+        dynamic_init: ``"randn"`` (published), ``"zeros"`` (with ``"residual"`` or ``"warp"``: start as the
+            static-only set) or ``"real"`` (``"warp"`` only: every dynamic memory starts as the translation of
+            a random real clip of its class, measured by
+            :func:`~temporal_condense.motion.estimate_translation` against the clip's middle frame).
         dynamic_std: Scale of the ``"randn"`` init (1 = the scale of standardized clips).
         formation: Multi-formation factor ``f`` (``"baseline"`` and ``"random_real"`` only): every stored clip
             holds ``f x f`` clips of ``H/f x W/f`` pixels, each up-sampled to ``H x W`` for the student
             (:class:`~temporal_condense.formation.MultiFormation`); real init and random real rows pack
             ``f^2`` real clips into each. ``1``: plain clips.
+        static_size: ``(h, w)`` at which the static-dynamic set stores its statics (area down-sampled from
+            stage 1, up-sampled bilinearly when rendering); ``None``: the clips' size.
+        dynamic_size: ``(h, w)`` at which it stores its dynamic memory; ``(1, 1)`` with ``"warp"`` is one
+            translation per frame. ``None``: the clips' size.
     """
 
     kind: SetKind = "static_dynamic"
@@ -232,11 +242,27 @@ class SyntheticSpec(_Spec):
     dynamic_per_video: int = Field(default=2, ge=1)
     pairing: Literal["random", "fixed"] = "random"
     dynamic_channels: int = Field(default=1, ge=1)
-    block: Literal["conv", "add"] = "conv"
+    block: Literal["conv", "add", "warp"] = "conv"
     block_init: Literal["default", "identity", "residual"] = "default"
-    dynamic_init: Literal["randn", "zeros"] = "randn"
+    dynamic_init: Literal["randn", "zeros", "real"] = "randn"
     dynamic_std: float = Field(default=1.0, gt=0)
     formation: int = Field(default=1, ge=1)
+    static_size: _Size | None = None
+    dynamic_size: _Size | None = None
+
+    @model_validator(mode="after")
+    def _warp(self) -> SyntheticSpec:
+        if self.block == "warp" and (self.dynamic_channels != 2 or self.block_init != "default"):
+            raise ValueError(
+                "synthetic.block 'warp' moves the static by a (dy, dx) dynamic memory and has no weights: it needs "
+                f"dynamic_channels 2 and block_init 'default', got {self.dynamic_channels} and {self.block_init!r}"
+            )
+        if self.dynamic_init == "real" and self.block != "warp":
+            raise ValueError(
+                "synthetic.dynamic_init 'real' (translations of real clips) needs synthetic.block 'warp', "
+                f"got {self.block!r}"
+            )
+        return self
 
 
 class ExpertSpec(_Spec, ExpertConfig):

@@ -131,8 +131,10 @@ def keyed_config(cfg: PipelineConfig) -> dict[str, Any]:
         dump["static"]["path"] = content_id(cfg.static.path)
     if cfg.distill.mtt.buffer_path is not None:
         dump["distill"]["mtt"]["buffer_path"] = content_id(cfg.distill.mtt.buffer_path)
-    if cfg.synthetic.formation == 1:  # plain clips keep the keys they had before the option existed
-        del dump["synthetic"]["formation"]
+    # options at their defaults leave the keys as they were before the options existed
+    for name, default in (("formation", 1), ("static_size", None), ("dynamic_size", None)):
+        if dump["synthetic"][name] == default:
+            del dump["synthetic"][name]
     return dump
 
 

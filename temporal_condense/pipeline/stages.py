@@ -29,6 +29,7 @@ from temporal_condense.formation import MultiFormation
 from temporal_condense.hooks import BatchStandardize, SegmentSplit, VideoAugmentation
 from temporal_condense.losses import dm_loss
 from temporal_condense.models import get_model
+from temporal_condense.motion import estimate_translation
 from temporal_condense.mtt import (
     ExpertBuffer,
     FlatStudent,
@@ -100,6 +101,18 @@ def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) 
     videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=data.num_classes)
     idx = torch.linspace(0, data.frames - 1, key_frames).round().long()
     return videos[:, idx].contiguous()
+
+
+def real_translations(data: RealData, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
+    """Global translations (``dy, dx``) of ``per_class`` random real clips per class, at ``key_frames`` evenly spaced
+    frames: ``[num_classes, per_class, key_frames, 2]``.
+
+    Measured against each clip's middle frame: a stage-1 static is one frame of a clip, so warped by this path
+    it sits mid-way along a real motion.
+    """
+    shift = estimate_translation(real_key_frames(data, per_class, data.frames, seed), reference=data.frames // 2)
+    idx = torch.linspace(0, data.frames - 1, key_frames).round().long()
+    return shift[:, idx].reshape(data.num_classes, per_class, key_frames, 2)
 
 
 def _real_clips_per_class(cfg: PipelineConfig, data: RealData) -> int:
@@ -190,7 +203,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         dynamic_channels=syn.dynamic_channels,
         block=syn.block,
         block_init=syn.block_init,
-        dynamic_init=syn.dynamic_init,
+        dynamic_init="zeros" if syn.dynamic_init == "real" else syn.dynamic_init,
         dynamic_std=syn.dynamic_std,
         pairing=syn.pairing,
         static_per_video=syn.static_per_video,
@@ -199,7 +212,14 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         train_block=cfg.distill.train_block,
         mode=syn.mode,
         seed=derive_seed(cfg.seed, "init"),
+        static_size=syn.static_size,
+        dynamic_size=syn.dynamic_size,
     )
+    if syn.dynamic_init == "real":
+        dyn = synset_sd.dynamic
+        path = real_translations(data, dyn.shape[1], dyn.shape[2], real_draw_seed(cfg))
+        with torch.no_grad():
+            dyn.copy_(path[..., None, None].expand_as(dyn))
     return synset_sd, int(synset_sd.storage_bytes())
 
 
