@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -659,3 +661,21 @@ def test_warp_block_gradcheck_through_the_set() -> None:
         return torch.func.functional_call(synset, {"dynamic": d}, (torch.arange(3),))[0]
 
     assert torch.autograd.gradcheck(render, (dynamic,))
+
+
+def test_the_docs_warp_example_rebuilds_real_clips() -> None:
+    """docs/dynamic-memory.md: a warp set started from ``estimate_translation`` renders the clips it measured."""
+    page = (Path(__file__).parents[1] / "docs" / "dynamic-memory.md").read_text(encoding="utf-8")
+    code = next(c for c in re.findall(r"```python\n(.*?)```", page, re.S) if "estimate_translation" in c)
+    frame = torch.zeros(3, 16, 16)
+    frame[:, 6:10, 6:10] = torch.rand(3, 1, 1)
+    moves = [(0, 1), (0, -1), (1, 0), (-1, 1)]  # per frame (dy, dx); 16 clips of each of 4 classes
+    paths = [(dy, dx) for dy, dx in moves for _ in range(16)]
+    clips = torch.stack([torch.stack([torch.roll(frame, (t * y, t * x), (1, 2)) for t in range(5)]) for y, x in paths])
+    scope: dict[str, object] = {"real_clips_per_class": clips, "num_classes": 4, "T": 5, "H": 16, "W": 16}
+    exec(code, scope)
+    synset = scope["synset"]
+    assert isinstance(synset, DynamicMemoryBlock)
+    videos, labels = synset(torch.arange(64))
+    torch.testing.assert_close(videos, clips, rtol=0, atol=1e-5)
+    assert labels.tolist() == torch.arange(4).repeat_interleave(16).tolist()
