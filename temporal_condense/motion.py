@@ -24,7 +24,7 @@ from temporal_condense.errors import ConfigError, ShapeError
 
 __all__ = ["PADDING_MODES", "estimate_translation", "warp"]
 
-PADDING_MODES = ("border", "zeros", "reflection")
+PADDING_MODES = ("border", "zeros", "reflection", "circular")
 
 
 def warp(images: torch.Tensor, displacement: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
@@ -36,8 +36,9 @@ def warp(images: torch.Tensor, displacement: torch.Tensor, padding_mode: str = "
     Args:
         images: ``[N, C, H, W]``, ``H, W >= 2``.
         displacement: ``[N, 2, H, W]``: ``(dy, dx)`` in pixels at every output pixel.
-        padding_mode: What is sampled outside the image: ``"border"`` (the nearest edge pixel), ``"zeros"`` or
-            ``"reflection"``.
+        padding_mode: What is sampled outside the image: ``"border"`` (the nearest edge pixel), ``"zeros"``,
+            ``"reflection"`` or ``"circular"`` (the image repeats periodically: what leaves one edge comes back
+            at the other, as on a torus).
 
     Returns:
         ``[N, C, H, W]``.
@@ -68,10 +69,15 @@ def warp(images: torch.Tensor, displacement: torch.Tensor, padding_mode: str = "
         )
     ys = torch.arange(h, dtype=images.dtype, device=images.device)
     xs = torch.arange(w, dtype=images.dtype, device=images.device)
-    # normalized sampling coordinates of p - d(p); grid_sample wants (x, y) last
-    gx = (xs - displacement[:, 1]) * (2.0 / (w - 1)) - 1.0
-    gy = (ys[:, None] - displacement[:, 0]) * (2.0 / (h - 1)) - 1.0
-    grid = torch.stack([gx, gy], dim=-1)
+    sx = xs - displacement[:, 1]  # sampling position p - d(p), pixels
+    sy = ys[:, None] - displacement[:, 0]
+    if padding == "circular":
+        # wrap into [0, size) and sample the image with its first row and column repeated after the last, so
+        # that positions between the last pixel and the (wrapped) first one interpolate across the seam
+        images = F.pad(images, (0, 1, 0, 1), mode="circular")
+        sx, sy, h, w, padding = torch.remainder(sx, w), torch.remainder(sy, h), h + 1, w + 1, "border"
+    # normalized coordinates; grid_sample wants (x, y) last
+    grid = torch.stack([sx * (2.0 / (w - 1)) - 1.0, sy * (2.0 / (h - 1)) - 1.0], dim=-1)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=True)
 
 

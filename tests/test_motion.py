@@ -9,17 +9,22 @@ from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.motion import estimate_translation, warp
 
 
-def _reference_warp(images: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
-    """Bilinear sampling at ``p - d(p)`` written pixel by pixel, edge pixels repeated outside ("border")."""
+def _reference_warp(images: torch.Tensor, displacement: torch.Tensor, circular: bool = False) -> torch.Tensor:
+    """Bilinear sampling at ``p - d(p)`` written pixel by pixel: edge pixels repeated outside ("border"), or the
+    image repeated periodically ("circular")."""
     n, _, h, w = images.shape
     out = torch.zeros_like(images)
     for b in range(n):
         for y in range(h):
             for x in range(w):
-                sy = min(max(y - float(displacement[b, 0, y, x]), 0.0), h - 1.0)
-                sx = min(max(x - float(displacement[b, 1, y, x]), 0.0), w - 1.0)
+                sy, sx = y - float(displacement[b, 0, y, x]), x - float(displacement[b, 1, y, x])
+                if circular:
+                    sy, sx = sy % h, sx % w
+                else:
+                    sy, sx = min(max(sy, 0.0), h - 1.0), min(max(sx, 0.0), w - 1.0)
                 y0, x0 = int(sy // 1), int(sx // 1)
-                y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+                y1 = (y0 + 1) % h if circular else min(y0 + 1, h - 1)
+                x1 = (x0 + 1) % w if circular else min(x0 + 1, w - 1)
                 fy, fx = sy - y0, sx - x0
                 out[b, :, y, x] = (
                     images[b, :, y0, x0] * (1 - fy) * (1 - fx)
@@ -35,6 +40,15 @@ def test_warp_equals_plain_bilinear_reference() -> None:
     images = torch.rand(2, 3, 5, 7, generator=g, dtype=torch.float64)
     displacement = 3 * torch.randn(2, 2, 5, 7, generator=g, dtype=torch.float64)  # some samples fall outside
     torch.testing.assert_close(warp(images, displacement), _reference_warp(images, displacement), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        warp(images, displacement, "circular"), _reference_warp(images, displacement, circular=True), rtol=0, atol=1e-12
+    )
+
+
+def test_circular_warp_by_whole_pixels_is_a_roll() -> None:
+    images = torch.rand(2, 3, 5, 7, dtype=torch.float64)
+    d = torch.tensor([-3.0, 9.0], dtype=torch.float64).reshape(1, 2, 1, 1).expand(2, 2, 5, 7)
+    torch.testing.assert_close(warp(images, d, "circular"), torch.roll(images, (-3, 9), (2, 3)), rtol=0, atol=1e-12)
 
 
 def test_warp_whole_pixel_shift_moves_the_content() -> None:
@@ -58,6 +72,7 @@ def test_warp_gradcheck() -> None:
     # away from whole pixels, where bilinear sampling is not differentiable in the displacement
     displacement = (torch.rand(1, 2, 4, 5, generator=g, dtype=torch.float64) * 0.8 + 0.1).requires_grad_(True)
     assert torch.autograd.gradcheck(warp, (images, displacement))
+    assert torch.autograd.gradcheck(lambda x, d: warp(x, d, "circular"), (images, displacement + 2.0))
 
 
 @pytest.mark.parametrize(
@@ -66,7 +81,7 @@ def test_warp_gradcheck() -> None:
         (torch.rand(2, 3, 5), torch.zeros(2, 2, 5), "border", "images"),
         (torch.rand(1, 3, 5, 5), torch.zeros(1, 1, 5, 5), "border", r"displacement must have shape \[N, 2, H, W\]"),
         (torch.rand(1, 3, 1, 5), torch.zeros(1, 2, 1, 5), "border", "at least 2 x 2"),
-        (torch.rand(1, 3, 5, 5), torch.zeros(1, 2, 5, 5), "circular", "padding_mode"),
+        (torch.rand(1, 3, 5, 5), torch.zeros(1, 2, 5, 5), "wrap", "padding_mode"),
     ],
 )
 def test_warp_errors(images: torch.Tensor, displacement: torch.Tensor, padding: str, match: str) -> None:
