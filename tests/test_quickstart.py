@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from temporal_condense.errors import ConfigError
-from temporal_condense.pipeline import PipelineResult, pool_results, quickstart
+from temporal_condense.pipeline import PipelineConfig, PipelineResult, pool_results, quickstart
 from temporal_condense.pipeline.quickstart import CORE_METHODS, beats, check_targets
 from tests._scripts import load_script
 
@@ -67,6 +67,37 @@ def test_the_formation_rows_run_at_the_storage_of_the_plain_rows(tmp_path: Path)
         assert rows[name]["storage_bytes"] == plain["storage_bytes"]
     assert rows["DM+MF"]["iterations"] == rows["DM"]["iterations"] > 0
     assert (tmp_path / "MTT+MF.png").is_file()
+
+
+def test_warp_targets_appear_with_their_rows() -> None:
+    rows = {m: result(m, [30.0, 30.0]) for m in CORE_METHODS}
+    assert not any("warp" in name for name, _ in check_targets(rows))
+    rows["SD-warp"] = result("SD-warp", [60.0, 60.0], storage=20)
+    rows["DM+SD-warp"] = result("DM+SD-warp", [60.0, 60.0], [70.0, 70.0], storage=20)
+    rows["MTT+SD-warp"] = result("MTT+SD-warp", [62.0, 62.0], storage=200)
+    got = {name: ok for name, ok in check_targets(rows) if "warp" in name}
+    assert got == {
+        "DM+SD-warp beats DM at <= storage": True,
+        "MTT+SD-warp beats MTT at <= storage": False,  # more storage than MTT
+        "DM+SD-warp beats static-only on motion": True,
+        "DM+SD-warp beats SD-warp (the distillation's own gain)": False,
+        "MTT+SD-warp beats SD-warp (the distillation's own gain)": True,
+    }
+
+
+def test_the_warp_rows_share_sd_warps_stage_1_and_store_small(tmp_path: Path) -> None:
+    assert quickstart.main(["--fast", "--warp", "--out", str(tmp_path), "--no-progress"]) == 0
+    rows = {r["name"]: r for r in json.loads((tmp_path / "results.json").read_text())}
+    assert set(CORE_METHODS) | set(quickstart.WARP_METHODS) == set(rows)
+    # the smoke data: 4 classes x 4 clips of 4 frames of 16 x 16: 4 videos per class, 5 x 5 statics, (dy, dx)
+    for name in quickstart.WARP_METHODS:
+        assert rows[name]["storage_bytes"] == 4 * 4 * (3 * 5 * 5 + 4 * 2) * 4
+    assert rows["SD-warp"]["iterations"] == 0 and rows["DM+SD-warp"]["iterations"] > 0
+    for name in ("DM+SD-warp", "MTT+SD-warp"):
+        cfg = PipelineConfig.from_yaml((tmp_path / name / "config.yaml").read_text())
+        assert cfg.static.path == str(tmp_path / "SD-warp" / "static_memory.safetensors")
+        assert cfg.distill.lr["dynamic"] == quickstart.WARP_LR
+    assert (tmp_path / "MTT+SD-warp.png").is_file()
 
 
 def test_pool_results_puts_the_runs_of_every_draw_together() -> None:

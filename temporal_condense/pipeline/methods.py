@@ -26,6 +26,9 @@ METHODS: tuple[str, ...] = (
     "random_real+MF",
     "DM+MF",
     "MTT+MF",
+    "SD-warp",
+    "DM+SD-warp",
+    "MTT+SD-warp",
 )
 
 
@@ -36,6 +39,8 @@ def method_config(
     compact_key_frames: int = 2,
     compact_method: Literal["DM", "MTT"] = "DM",
     formation: int = 2,
+    warp_videos: int = 16,
+    warp_factor: int = 3,
 ) -> PipelineConfig:
     """Derive the configuration of one table row from a shared base configuration.
 
@@ -59,6 +64,11 @@ def method_config(
     * ``"random_real+MF"`` / ``"DM+MF"`` / ``"MTT+MF"``: random real, DM and MTT with multi-formation
       (``synthetic.formation = formation``; :class:`~temporal_condense.formation.MultiFormation`): every stored
       clip holds ``formation^2`` smaller clips, at the storage of the plain rows.
+    * ``"SD-warp"`` / ``"DM+SD-warp"`` / ``"MTT+SD-warp"``: static-dynamic with the warp block (the dynamic
+      memory moves the static): ``warp_videos`` videos per stored clip, each a stage-1 static stored at
+      ``1 / warp_factor`` of the clip's height and width and one translation per frame
+      (``dynamic_size (1, 1)``), started from the translations of real clips of its class; ``SD-warp`` keeps
+      that start (no distillation), the others train it with DM / MTT.
 
     Args:
         method: One of :data:`METHODS`.
@@ -66,6 +76,8 @@ def method_config(
         compact_key_frames: Dynamic frames stored by the compact variant.
         compact_method: Matching method of the compact variant.
         formation: Multi-formation factor of the ``+MF`` rows.
+        warp_videos: Videos of the ``-warp`` rows per ``synthetic.videos_per_class``.
+        warp_factor: How many times smaller the ``-warp`` rows store their statics (height and width).
 
     Returns:
         The row's :class:`PipelineConfig` (``name`` = ``method``).
@@ -79,6 +91,31 @@ def method_config(
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    if method.endswith("-warp"):
+        plain = method_config("DM+SD" if method == "SD-warp" else method.removesuffix("-warp"), base)
+        if base.data.clip_size is None:
+            raise ConfigError(f"the {method} row stores its statics at a fraction of data.size: set data.size")
+        h, w = base.data.clip_size
+        videos = base.synthetic.videos_per_class * warp_videos
+        warp = plain.replace(
+            name=method,
+            static={"static_per_class": videos},
+            synthetic={
+                "videos_per_class": videos,
+                "static_per_class": None,
+                "key_frames": None,
+                "pairing": "fixed",
+                "static_per_video": 1,
+                "dynamic_per_video": 1,
+                "block": "warp",
+                "dynamic_channels": 2,
+                "block_init": "default",
+                "dynamic_init": "real",
+                "static_size": (max(1, h // warp_factor), max(1, w // warp_factor)),
+                "dynamic_size": (1, 1),
+            },
+        )
+        return warp.replace(distill={"method": "none"}) if method == "SD-warp" else warp
     if method.endswith("+MF"):
         plain = method_config(method.removesuffix("+MF"), base, compact_key_frames=compact_key_frames)
         return plain.replace(name=method, synthetic={"formation": formation})

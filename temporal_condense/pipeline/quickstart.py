@@ -14,8 +14,9 @@ Usage::
     python examples/quickstart.py                 # the full table (<= 10 minutes on 2 idle CPU cores)
     python examples/quickstart.py --fast          # a seconds-long smoke run (used by the test suite)
     python examples/quickstart.py --validation    # tuning mode: held-out training clips, never the test split
-    python examples/quickstart.py --all           # also the FRePo, FRePo+SD, k-center, herding and +MF rows
+    python examples/quickstart.py --all           # also the FRePo, FRePo+SD, k-center, herding, +MF, -warp rows
     python examples/quickstart.py --formation     # also the multi-formation rows (4 clips in each stored clip)
+    python examples/quickstart.py --warp          # also the warp static-dynamic rows (~30 more minutes)
     python examples/quickstart.py --draws 3       # the table over seeds 0, 1, 2, their runs pooled (~20 min)
     python examples/quickstart.py --texture photo # shapes that show real photographs (needs scikit-image)
     python examples/quickstart.py --out runs/qs --seed 1 --no-progress
@@ -56,9 +57,16 @@ SECOND_EVALUATOR = {"model": "VideoConvNetGRU", "model_kwargs": {"net_width": 16
 VALIDATION_PER_CLASS = 20
 # The multi-formation rows (``--formation``): random real, DM and MTT with 4 clips in each stored clip.
 FORMATION_METHODS: tuple[str, ...] = ("random_real+MF", "DM+MF", "MTT+MF")
-# The rows of the default table (the targets need these); ``--all`` adds the FRePo, coreset and +MF rows.
+# The warp static-dynamic rows (``--warp``): 16 videos per class, each a 16 x 16 static and a translation per
+# frame, at 23 % of DM's storage. Each evaluation trains on 64 clips (about 9 minutes a row on 2 cores), so they
+# are not in the default table.
+WARP_METHODS: tuple[str, ...] = ("SD-warp", "DM+SD-warp", "MTT+SD-warp")
+WARP_VIDEOS = 16
+# lr of the translations (pixels) in DM+SD-warp and MTT+SD-warp (validation clips; docs/results.md)
+WARP_LR = 1.0
+# The rows of the default table (the targets need these); ``--all`` adds the FRePo, coreset, +MF and -warp rows.
 CORE_METHODS: tuple[str, ...] = tuple(
-    m for m in METHODS if m not in ("FRePo", "FRePo+SD", "kcenter", "herding", *FORMATION_METHODS)
+    m for m in METHODS if m not in ("FRePo", "FRePo+SD", "kcenter", "herding", *FORMATION_METHODS, *WARP_METHODS)
 )
 
 
@@ -187,17 +195,23 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False, tex
 
 def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineConfig:
     """Row config; the rows share stage 1 (computed by ``static_only``) and the MTT experts (by ``MTT``)."""
-    cfg = method_config(method, base, compact_key_frames=2, compact_method="DM")
-    if cfg.synthetic.kind == "static_dynamic":
+    # the -warp rows start from the paths of 16 real clips per class (fewer in the smoke run's tiny data)
+    clips = (base.data.train_per_class or WARP_VIDEOS) - base.data.validation_per_class
+    cfg = method_config(method, base, compact_key_frames=2, compact_method="DM", warp_videos=min(WARP_VIDEOS, clips))
+    if cfg.synthetic.kind == "static_dynamic" and method != "SD-warp":
         # the block stays at its residual init (every video = static + dynamic memory): trained, it learned to
-        # delete the statics from all but the end frames (validation: DM+SD 32.3 -> 50.5; docs/results.md)
+        # delete the statics from all but the end frames (validation: DM+SD 32.3 -> 50.5; docs/results.md).
+        # The -warp rows share the 16 statics per class of SD-warp's stage 1, the others static_only's 2.
+        stage1 = "SD-warp" if method.endswith("-warp") else "static_only"
         cfg = cfg.replace(
-            static={"method": "load", "path": str(out / "static_only" / "static_memory.safetensors")},
+            static={"method": "load", "path": str(out / stage1 / "static_memory.safetensors")},
             distill={"train_block": False},
         )
-    if method in ("MTT", "MTT+SD", "MTT+MF"):
+    if method in ("DM+SD-warp", "MTT+SD-warp"):
+        cfg = cfg.replace(distill={"lr": {"dynamic": WARP_LR}})
+    if method in ("MTT", "MTT+SD", "MTT+MF", "MTT+SD-warp"):
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
-    if method in ("MTT+SD", "MTT+MF"):
+    if method in ("MTT+SD", "MTT+MF", "MTT+SD-warp"):
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
     if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
         lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01}
@@ -246,6 +260,11 @@ TARGETS: tuple[tuple[str, tuple[str, ...], Callable[..., bool]], ...] = (
     ("MTT+MF beats random real at equal storage", ("MTT+MF", "random_real"), _beats_within),
     ("DM+MF beats random_real+MF (the distillation's own gain)", ("DM+MF", "random_real+MF"), beats),
     ("MTT+MF beats random_real+MF (the distillation's own gain)", ("MTT+MF", "random_real+MF"), beats),
+    ("DM+SD-warp beats DM at <= storage", ("DM+SD-warp", "DM"), _beats_within),
+    ("MTT+SD-warp beats MTT at <= storage", ("MTT+SD-warp", "MTT"), _beats_within),
+    ("DM+SD-warp beats static-only on motion", ("DM+SD-warp", "static_only"), lambda a, b: beats(a, b, "motion")),
+    ("DM+SD-warp beats SD-warp (the distillation's own gain)", ("DM+SD-warp", "SD-warp"), beats),
+    ("MTT+SD-warp beats SD-warp (the distillation's own gain)", ("MTT+SD-warp", "SD-warp"), beats),
 )
 
 
@@ -263,12 +282,14 @@ def run_table(
 ) -> dict[str, PipelineResult]:
     """Run the rows ``methods`` into ``out/<method>`` (resuming), writing their PNG and GIF previews.
 
-    ``static_only`` (stage 1, shared by the static-dynamic rows) and ``MTT`` (the experts, shared by
-    ``MTT+SD`` and ``MTT+MF``) always run before the rows that reuse them.
+    ``static_only`` (stage 1, shared by the static-dynamic rows), ``MTT`` (the experts, shared by ``MTT+SD``,
+    ``MTT+MF`` and ``MTT+SD-warp``) and ``SD-warp`` (the -warp rows' stage 1) run before the rows that reuse
+    them.
     """
     start = time.perf_counter()
-    needed = {"static_only"} | ({"MTT"} if {"MTT+SD", "MTT+MF"} & set(methods) else set())
-    first = [m for m in ("static_only", "MTT") if m in needed]
+    needed = {"static_only"} | ({"MTT"} if {"MTT+SD", "MTT+MF", "MTT+SD-warp"} & set(methods) else set())
+    needed |= {"SD-warp"} if set(WARP_METHODS) & set(methods) else set()
+    first = [m for m in ("static_only", "MTT", "SD-warp") if m in needed]
     order = first + [m for m in METHODS if m in methods and m not in needed]
     results: dict[str, PipelineResult] = {}
     for method in order:
@@ -304,10 +325,15 @@ def main(argv: list[str] | None = None) -> int:
         help=f"tuning mode: evaluate on {VALIDATION_PER_CLASS} held-out training clips per class, never the test split",
     )
     parser.add_argument(
-        "--all", action="store_true", help="also the FRePo, FRePo+SD, k-center, herding and multi-formation rows"
+        "--all", action="store_true", help="also the FRePo, FRePo+SD, k-center, herding, +MF and -warp rows"
     )
     parser.add_argument(
         "--formation", action="store_true", help="also the multi-formation rows: random_real+MF, DM+MF, MTT+MF"
+    )
+    parser.add_argument(
+        "--warp",
+        action="store_true",
+        help="also the warp static-dynamic rows: SD-warp, DM+SD-warp, MTT+SD-warp (about 30 more minutes)",
     )
     parser.add_argument(
         "--draws",
@@ -328,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     progress = not args.no_progress and sys.stderr.isatty()  # no bar floods in CI logs
     start = time.perf_counter()
     out: Path = args.out
-    methods = METHODS if args.all else CORE_METHODS + (FORMATION_METHODS if args.formation else ())
+    methods = (
+        METHODS
+        if args.all
+        else CORE_METHODS + (FORMATION_METHODS if args.formation else ()) + (WARP_METHODS if args.warp else ())
+    )
     seeds = [args.seed + i for i in range(args.draws)]
     tables: list[dict[str, PipelineResult]] = []
     for seed in seeds:
