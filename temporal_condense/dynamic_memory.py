@@ -233,7 +233,8 @@ class WarpBlock(nn.Module):
     ``H x W``, which :func:`temporal_condense.motion.estimate_translation` can fill from real clips.
 
     Args:
-        padding_mode: ``"border"``, ``"zeros"`` or ``"reflection"``: what moves in from outside the image.
+        padding_mode: What moves in from outside the image: ``"border"``, ``"zeros"``, ``"reflection"`` or
+            ``"circular"`` (see :func:`temporal_condense.motion.warp`). ``block="warp"`` uses ``"border"``.
 
     Shape:
         - static: ``[B, T, C, H, W]``; dynamic: ``[B, T, 2, H, W]``.
