@@ -16,7 +16,7 @@ Usage::
     python examples/quickstart.py --validation    # tuning mode: held-out training clips, never the test split
     python examples/quickstart.py --all           # also the FRePo, FRePo+SD, k-center, herding, +MF, -warp rows
     python examples/quickstart.py --formation     # also the multi-formation rows (4 clips in each stored clip)
-    python examples/quickstart.py --warp          # also the warp static-dynamic rows (~30 more minutes)
+    python examples/quickstart.py --warp          # also the warp static-dynamic rows (~35 more minutes)
     python examples/quickstart.py --draws 3       # the table over seeds 0, 1, 2, their runs pooled (~20 min)
     python examples/quickstart.py --texture photo # shapes that show real photographs (needs scikit-image)
     python examples/quickstart.py --out runs/qs --seed 1 --no-progress
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warp",
         action="store_true",
-        help="also the warp static-dynamic rows: SD-warp, DM+SD-warp, MTT+SD-warp (about 30 more minutes)",
+        help="also the warp static-dynamic rows: SD-warp, DM+SD-warp, MTT+SD-warp (about 35 more minutes)",
     )
     parser.add_argument(
         "--draws",
