@@ -96,11 +96,15 @@ def real_draw_seed(cfg: PipelineConfig) -> int:
     return derive_seed(cfg.seed, "random_real")
 
 
+def _key_frame_index(frames: int, key_frames: int) -> torch.Tensor:
+    """Indices of ``key_frames`` evenly spaced frames of ``frames`` (first and last included)."""
+    return torch.linspace(0, frames - 1, key_frames).round().long()
+
+
 def real_key_frames(data: RealData, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
     """``per_class`` random real clips per class (class-major), reduced to ``key_frames`` evenly spaced frames."""
     videos, _ = random_real_subset((data.train_x, data.train_y), per_class, seed=seed, num_classes=data.num_classes)
-    idx = torch.linspace(0, data.frames - 1, key_frames).round().long()
-    return videos[:, idx].contiguous()
+    return videos[:, _key_frame_index(data.frames, key_frames)].contiguous()
 
 
 def real_translations(data: RealData, per_class: int, key_frames: int, seed: int) -> torch.Tensor:
@@ -111,8 +115,7 @@ def real_translations(data: RealData, per_class: int, key_frames: int, seed: int
     it sits mid-way along a real motion.
     """
     shift = estimate_translation(real_key_frames(data, per_class, data.frames, seed), reference=data.frames // 2)
-    idx = torch.linspace(0, data.frames - 1, key_frames).round().long()
-    return shift[:, idx].reshape(data.num_classes, per_class, key_frames, 2)
+    return shift[:, _key_frame_index(data.frames, key_frames)].reshape(data.num_classes, per_class, key_frames, 2)
 
 
 def _real_clips_per_class(cfg: PipelineConfig, data: RealData) -> int:
