@@ -64,6 +64,8 @@ WARP_METHODS: tuple[str, ...] = ("SD-warp", "DM+SD-warp", "MTT+SD-warp")
 WARP_VIDEOS = 16
 # lr of the translations (pixels) in DM+SD-warp and MTT+SD-warp (validation clips; docs/results.md)
 WARP_LR = 1.0
+# The rows that train on the MTT row's experts (the MTT row runs before them and trains the experts).
+MTT_EXPERT_ROWS: tuple[str, ...] = ("MTT+SD", "MTT+MF", "MTT+SD-warp")
 # The rows of the default table (the targets need these); ``--all`` adds the FRePo, coreset, +MF and -warp rows.
 CORE_METHODS: tuple[str, ...] = tuple(
     m for m in METHODS if m not in ("FRePo", "FRePo+SD", "kcenter", "herding", *FORMATION_METHODS, *WARP_METHODS)
@@ -209,9 +211,9 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
         )
     if method in ("DM+SD-warp", "MTT+SD-warp"):
         cfg = cfg.replace(distill={"lr": {"dynamic": WARP_LR}})
-    if method in ("MTT", "MTT+SD", "MTT+MF", "MTT+SD-warp"):
+    if method in ("MTT", *MTT_EXPERT_ROWS):
         cfg = cfg.replace(distill={"iterations": max(1, base.distill.iterations // 2)})
-    if method in ("MTT+SD", "MTT+MF", "MTT+SD-warp"):
+    if method in MTT_EXPERT_ROWS:
         cfg = cfg.replace(distill={"mtt": {"buffer_path": str(out / "MTT" / "experts")}})
     if method in ("FRePo", "FRePo+SD"):  # half the iterations (as MTT); Adam: far smaller steps than the SGD rows
         lr = {"videos": 0.01} if method == "FRePo" else {"dynamic": 0.01}
@@ -282,12 +284,11 @@ def run_table(
 ) -> dict[str, PipelineResult]:
     """Run the rows ``methods`` into ``out/<method>`` (resuming), writing their PNG and GIF previews.
 
-    ``static_only`` (stage 1, shared by the static-dynamic rows), ``MTT`` (the experts, shared by ``MTT+SD``,
-    ``MTT+MF`` and ``MTT+SD-warp``) and ``SD-warp`` (the -warp rows' stage 1) run before the rows that reuse
-    them.
+    ``static_only`` (stage 1, shared by the static-dynamic rows), ``MTT`` (the experts, shared by
+    :data:`MTT_EXPERT_ROWS`) and ``SD-warp`` (the -warp rows' stage 1) run before the rows that reuse them.
     """
     start = time.perf_counter()
-    needed = {"static_only"} | ({"MTT"} if {"MTT+SD", "MTT+MF", "MTT+SD-warp"} & set(methods) else set())
+    needed = {"static_only"} | ({"MTT"} if set(MTT_EXPERT_ROWS) & set(methods) else set())
     needed |= {"SD-warp"} if set(WARP_METHODS) & set(methods) else set()
     first = [m for m in ("static_only", "MTT", "SD-warp") if m in needed]
     order = first + [m for m in METHODS if m in methods and m not in needed]
