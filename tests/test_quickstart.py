@@ -70,8 +70,9 @@ def test_the_formation_rows_run_at_the_storage_of_the_plain_rows(tmp_path: Path)
 
 
 def test_warp_targets_appear_with_their_rows() -> None:
-    rows = {m: result(m, [30.0, 30.0]) for m in CORE_METHODS}
+    rows = {m: result(m, [30.0, 30.0]) for m in CORE_METHODS if m not in quickstart.WARP_METHODS}
     assert not any("warp" in name for name, _ in check_targets(rows))
+    rows["random_real_compact"] = result("random_real_compact", [30.0, 30.0], storage=25)
     rows["SD-warp"] = result("SD-warp", [60.0, 60.0], storage=20)
     rows["DM+SD-warp"] = result("DM+SD-warp", [60.0, 60.0], [70.0, 70.0], storage=20)
     rows["MTT+SD-warp"] = result("MTT+SD-warp", [62.0, 62.0], storage=200)
@@ -80,15 +81,36 @@ def test_warp_targets_appear_with_their_rows() -> None:
         "DM+SD-warp beats DM at <= storage": True,
         "MTT+SD-warp beats MTT at <= storage": False,  # more storage than MTT
         "DM+SD-warp beats static-only on motion": True,
+        "DM+SD-warp (<= 25% storage) beats random real at its storage": True,
         "DM+SD-warp beats SD-warp (the distillation's own gain)": False,
         "MTT+SD-warp beats SD-warp (the distillation's own gain)": True,
     }
 
 
+def test_the_warp_rows_settings() -> None:
+    """Students: 64 clips in batches of 4 for 300 / 16 epochs, the 300 steps of batch 4 of the 4-clip rows."""
+    base = quickstart.base_config()
+    dm = quickstart.method_settings("DM", base, Path("out")).evaluation
+    assert (dm.batch_size, dm.epochs) == (64, 300)  # 4 clips: one full batch per epoch
+    for name in quickstart.WARP_METHODS:
+        cfg = quickstart.method_settings(name, base, Path("out"))
+        assert cfg.synthetic.videos_per_class == quickstart.WARP_VIDEOS == 16
+        assert (cfg.evaluation.batch_size, cfg.evaluation.epochs) == (quickstart.WARP_EVAL_BATCH, 19) == (4, 19)
+        assert cfg.evaluation.model_dump(exclude={"batch_size", "epochs"}) == dm.model_dump(
+            exclude={"batch_size", "epochs"}
+        )
+    dm_warp, mtt_warp = (
+        quickstart.method_settings(m, base, Path("out")).distill for m in ("DM+SD-warp", "MTT+SD-warp")
+    )
+    assert dm_warp.iterations == mtt_warp.iterations == 50  # half the DM row's
+    assert mtt_warp.mtt.batch_syn == quickstart.WARP_BATCH_SYN and mtt_warp.mtt.syn_steps == base.distill.mtt.syn_steps
+
+
 def test_the_warp_rows_share_sd_warps_stage_1_and_store_small(tmp_path: Path) -> None:
-    assert quickstart.main(["--fast", "--warp", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert quickstart.main(["--fast", "--out", str(tmp_path), "--no-progress"]) == 0
     rows = {r["name"]: r for r in json.loads((tmp_path / "results.json").read_text())}
-    assert set(CORE_METHODS) | set(quickstart.WARP_METHODS) == set(rows)
+    assert set(CORE_METHODS) == set(rows) >= set(quickstart.WARP_METHODS)
+    assert not set(rows) & set(quickstart.PAPER_SD_METHODS)
     # the smoke data: 4 classes x 4 clips of 4 frames of 16 x 16: 4 videos per class, 5 x 5 statics, (dy, dx)
     for name in quickstart.WARP_METHODS:
         assert rows[name]["storage_bytes"] == 4 * 4 * (3 * 5 * 5 + 4 * 2) * 4
@@ -98,6 +120,17 @@ def test_the_warp_rows_share_sd_warps_stage_1_and_store_small(tmp_path: Path) ->
         assert cfg.static.path == str(tmp_path / "SD-warp" / "static_memory.safetensors")
         assert cfg.distill.lr["dynamic"] == quickstart.WARP_LR
     assert (tmp_path / "MTT+SD-warp.png").is_file()
+
+
+def test_paper_sd_adds_the_papers_static_dynamic_rows_on_stage_1_of_static_only(tmp_path: Path) -> None:
+    assert quickstart.main(["--fast", "--paper-sd", "--out", str(tmp_path), "--no-progress"]) == 0
+    rows = {r["name"] for r in json.loads((tmp_path / "results.json").read_text())}
+    assert rows == set(CORE_METHODS) | set(quickstart.PAPER_SD_METHODS)
+    for name in quickstart.PAPER_SD_METHODS:
+        cfg = PipelineConfig.from_yaml((tmp_path / name / "config.yaml").read_text())
+        assert cfg.static.path == str(tmp_path / "static_only" / "static_memory.safetensors")
+        assert cfg.synthetic.block == "conv" and cfg.evaluation.batch_size == 64
+    assert (tmp_path / "MTT+SD.png").is_file()
 
 
 def test_pool_results_puts_the_runs_of_every_draw_together() -> None:
@@ -153,7 +186,7 @@ def test_a_copied_quickstart_folder_resumes_every_row(tmp_path: Path) -> None:
     """The rows that read another row's output (the statics, MTT's experts) resume after the folder moves."""
     assert quickstart.main(["--fast", "--out", str(tmp_path / "first"), "--no-progress"]) == 0
     shutil.copytree(tmp_path / "first", tmp_path / "copy")
-    for row in ("DM+SD", "MTT+SD"):  # they name their inputs by path: the first folder's, now the copy's
+    for row in ("DM+SD-warp", "MTT+SD-warp"):  # they name their inputs by path: the first folder's, now the copy's
         assert str(tmp_path / "first") in (tmp_path / "copy" / row / "config.yaml").read_text()
     assert quickstart.main(["--fast", "--out", str(tmp_path / "copy"), "--no-progress"]) == 0
     read = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("first", "copy")]
@@ -169,7 +202,7 @@ def test_the_photo_texture_reaches_the_data_and_nothing_else(tmp_path: Path) -> 
         del d["data"]["options"]
     assert dumps[0] == dumps[1]
     assert quickstart.main(["--fast", "--texture", "photo", "--out", str(tmp_path), "--no-progress"]) == 0
-    assert "texture: photo" in (tmp_path / "DM+SD" / "config.yaml").read_text()
+    assert "texture: photo" in (tmp_path / "DM+SD-warp" / "config.yaml").read_text()
     with pytest.raises(ConfigError, match="texture must be 'flat' or 'photo', got 'marble'"):
         quickstart.base_config(texture="marble")
 
