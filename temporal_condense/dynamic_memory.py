@@ -48,7 +48,7 @@ from temporal_condense._checks import check_choice, check_finite, check_int, che
 from temporal_condense.errors import ConfigError, ShapeError
 from temporal_condense.initialization import INITS, frames_at, real_clips, videos_per_class_of
 from temporal_condense.interpolator import MODES, Interpolator
-from temporal_condense.motion import PADDING_MODES, warp
+from temporal_condense.motion import PADDING_MODES, PaddingMode, warp
 from temporal_condense.synthetic import SyntheticSet, SyntheticSetConfig, build_config
 
 __all__ = [
@@ -234,7 +234,8 @@ class WarpBlock(nn.Module):
 
     Args:
         padding_mode: What moves in from outside the image: ``"border"``, ``"zeros"``, ``"reflection"`` or
-            ``"circular"`` (see :func:`temporal_condense.motion.warp`). ``block="warp"`` uses ``"border"``.
+            ``"circular"`` (see :func:`temporal_condense.motion.warp`); ``DynamicMemoryBlock(block="warp")``
+            takes it from ``warp_padding``.
 
     Shape:
         - static: ``[B, T, C, H, W]``; dynamic: ``[B, T, 2, H, W]``.
@@ -326,7 +327,8 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
     Cross-field checks: ``static_per_video <= static_per_class``, ``dynamic_per_video <= dynamic_per_class``,
     ``dynamic_frames <= frames``, fixed pairing uses one static and one dynamic per video, the ``"add"``
     block needs ``dynamic_channels`` 1 or ``channels``, the ``"warp"`` block 2 and ``size`` at least 2 x 2,
-    ``static_size`` and ``dynamic_size`` (stored sizes, up-sampled to ``size``) at most ``size``.
+    ``warp_padding`` other than ``"border"`` only with the ``"warp"`` block, ``static_size`` and
+    ``dynamic_size`` (stored sizes, up-sampled to ``size``) at most ``size``.
     """
 
     static_per_class: PositiveInt
@@ -335,6 +337,7 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
     dynamic_channels: PositiveInt = 1
     block: Literal["conv", "add", "warp", "custom"] = "conv"
     block_class: str | None = None
+    warp_padding: PaddingMode = "border"
     static_size: tuple[PositiveInt, PositiveInt] | None = None
     dynamic_size: tuple[PositiveInt, PositiveInt] | None = None
     pairing: Literal["random", "fixed"] = "random"
@@ -369,13 +372,16 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
             )
         if self.block_init != "default" and self.block in ("warp", "custom"):
             raise ValueError(
-                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to "
-                f"{self.block!r}"
+                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to {self.block!r}"
             )
         if self.block == "warp" and (self.dynamic_channels != 2 or min(self.size) < 2):
             raise ValueError(
                 "block='warp' needs dynamic_channels 2 (dy, dx) and size at least (2, 2), got dynamic_channels "
                 f"{self.dynamic_channels} and size {self.size}"
+            )
+        if self.warp_padding != "border" and self.block != "warp":
+            raise ValueError(
+                f"warp_padding={self.warp_padding!r} is the padding of the 'warp' block, got block {self.block!r}"
             )
         for name in ("static_size", "dynamic_size"):
             stored = getattr(self, name)
@@ -456,6 +462,9 @@ class DynamicMemoryBlock(SyntheticSet):
         dynamic_size: ``(h, w)`` at which the dynamic memory is stored (default ``size``), up-sampled
             bilinearly to ``size`` after the temporal interpolation; ``(1, 1)`` is one value per channel and
             frame (with ``block="warp"``: a translation per frame).
+        warp_padding: What the ``"warp"`` block moves in from outside the image: ``"border"`` (default: the
+            edge pixels, as a camera pan of real video), ``"zeros"``, ``"reflection"`` or ``"circular"``
+            (content that leaves one edge comes back at the other, as in data drawn on a torus).
 
     Raises:
         ConfigError: Invalid counts or combinations (see :class:`DynamicMemoryBlockConfig`); no ``static``.
@@ -506,6 +515,7 @@ class DynamicMemoryBlock(SyntheticSet):
         seed: int | None = None,
         static_size: tuple[int, int] | Sequence[int] | None = None,
         dynamic_size: tuple[int, int] | Sequence[int] | None = None,
+        warp_padding: str = "border",
     ) -> None:
         if static is None:
             raise ConfigError(
@@ -580,6 +590,7 @@ class DynamicMemoryBlock(SyntheticSet):
                 "dynamic_channels": dynamic_channels,
                 "block": block_name,
                 "block_class": block_class,
+                "warp_padding": warp_padding,
                 "pairing": pairing,
                 "static_per_video": spv,
                 "dynamic_per_video": dpv,
@@ -638,7 +649,7 @@ class DynamicMemoryBlock(SyntheticSet):
             elif block == "conv":
                 module = ConcatBlock(config.channels, config.dynamic_channels)
             elif block == "warp":
-                module = WarpBlock()
+                module = WarpBlock(config.warp_padding)
             else:
                 module = AddBlock(config.channels)
             if config.dynamic_init == "zeros":
@@ -860,6 +871,7 @@ class DynamicMemoryBlock(SyntheticSet):
             seed=0,
             static_size=cfg.static_size,
             dynamic_size=cfg.dynamic_size,
+            warp_padding=cfg.warp_padding,
         )
 
     def extra_repr(self) -> str:
@@ -872,4 +884,5 @@ class DynamicMemoryBlock(SyntheticSet):
             f"train_static={c.train_static}, train_block={c.train_block}"
             + (f", static_size={c.static_size}" if c.static_size is not None else "")
             + (f", dynamic_size={c.dynamic_size}" if c.dynamic_size is not None else "")
+            + (f", warp_padding={c.warp_padding!r}" if c.warp_padding != "border" else "")
         )

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -22,9 +24,10 @@ from einops import rearrange
 from temporal_condense._checks import check_choice, check_finite, check_int, check_tensor
 from temporal_condense.errors import ConfigError, ShapeError
 
-__all__ = ["PADDING_MODES", "estimate_translation", "warp"]
+__all__ = ["PADDING_MODES", "PaddingMode", "estimate_translation", "warp"]
 
-PADDING_MODES = ("border", "zeros", "reflection", "circular")
+PaddingMode = Literal["border", "zeros", "reflection", "circular"]
+PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
 
 
 def warp(images: torch.Tensor, displacement: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:

@@ -304,6 +304,8 @@ def test_static_count_and_channels_errors() -> None:
         ({"block": "concat"}, "block must be 'conv', 'add', 'warp' or an nn.Module, got 'concat'"),
         ({"block": "warp"}, r"block='warp' needs dynamic_channels 2 .*got dynamic_channels 1 and size \(6, 5\)"),
         ({"block": "warp", "dynamic_channels": 2, "block_init": "identity"}, "not to 'warp'"),
+        ({"warp_padding": "circular"}, "warp_padding='circular' is the padding of the 'warp' block, got block 'conv'"),
+        ({"block": "warp", "dynamic_channels": 2, "warp_padding": "wrap"}, "warp_padding: .*got 'wrap'"),
         ({"static_size": (7, 5)}, r"static_size must be at most size \(6, 5\).*got \(7, 5\)"),
         ({"dynamic_size": (3, 6)}, r"dynamic_size must be at most size \(6, 5\).*got \(3, 6\)"),
         ({"pairing": "shuffle"}, "pairing: .*got 'shuffle'"),
@@ -627,11 +629,19 @@ def test_stored_sizes_are_upsampled_before_the_block() -> None:
     ))
 
 
-def test_warp_block_moves_each_static_by_its_translation(tmp_path: object) -> None:
+@pytest.mark.parametrize("padding", ["border", "circular"])
+def test_warp_block_moves_each_static_by_its_translation(tmp_path: object, padding: str) -> None:
     statics = torch.rand(3, 3, H, W).double()  # float32 values, as the set keeps them
     synset = make(
-        static=statics, block="warp", dynamic_channels=2, dynamic_size=(1, 1), pairing="fixed", dynamic_init="zeros"
+        static=statics,
+        block="warp",
+        dynamic_channels=2,
+        dynamic_size=(1, 1),
+        pairing="fixed",
+        dynamic_init="zeros",
+        warp_padding=padding,
     ).double()
+    assert synset.block.padding_mode == padding
     assert sum(p.numel() for p in synset.block.parameters()) == 0
     assert synset.storage_bytes() == 8 * (3 * 3 * H * W + 3 * 4 * 2)
     still = statics[:, None].expand(-1, 4, -1, -1, -1)
@@ -642,13 +652,55 @@ def test_warp_block_moves_each_static_by_its_translation(tmp_path: object) -> No
     videos, labels = synset(torch.arange(3))
     for c in range(3):
         d = path[c, 0, :, :, 0, 0][:, :, None, None].expand(4, 2, H, W)
-        torch.testing.assert_close(videos[c], warp(statics[c : c + 1].expand(4, -1, -1, -1), d), rtol=0, atol=1e-12)
+        expected = warp(statics[c : c + 1].expand(4, -1, -1, -1), d, padding)
+        torch.testing.assert_close(videos[c], expected, rtol=0, atol=1e-12)
     assert labels.tolist() == [0, 1, 2]
-    path_file = str(tmp_path) + "/warp.safetensors"  # type: ignore[operator]
+    path_file = str(tmp_path) + f"/warp_{padding}.safetensors"  # type: ignore[operator]
     synset.save(path_file)
     again = DynamicMemoryBlock.load(path_file).double()
     assert isinstance(again.block, WarpBlock) and again.config == synset.config
     torch.testing.assert_close(again(torch.arange(3))[0], videos, rtol=0, atol=0)
+
+
+def test_circular_warp_padding_wraps_what_leaves_the_image() -> None:
+    """Whole-pixel translations with ``warp_padding="circular"`` are ``torch.roll`` of the static; ``"border"``
+    repeats the edge instead."""
+    statics = torch.rand(3, 3, H, W).double()
+    shifts = [(1, 2), (-2, 0), (3, -1)]  # (dy, dx) of each class's video, the same in every frame
+    path = torch.tensor(shifts, dtype=torch.float64)[:, None, None, :, None, None].expand(3, 1, 4, 2, 1, 1)
+    videos = {}
+    for padding in ("circular", "border"):
+        synset = make(
+            static=statics,
+            block="warp",
+            dynamic_channels=2,
+            dynamic_size=(1, 1),
+            pairing="fixed",
+            dynamic_init="zeros",
+            warp_padding=padding,
+        ).double()
+        with torch.no_grad():
+            synset.dynamic.copy_(path)
+        videos[padding] = synset(torch.arange(3))[0]
+    for c, (dy, dx) in enumerate(shifts):
+        rolled = torch.roll(statics[c], shifts=(dy, dx), dims=(-2, -1))
+        for t in range(4):
+            torch.testing.assert_close(videos["circular"][c, t], rolled, rtol=0, atol=1e-12)
+    assert not torch.allclose(videos["border"], videos["circular"])
+
+
+def test_a_set_saved_before_warp_padding_existed_loads_with_border(tmp_path: Path) -> None:
+    synset = make(block="warp", dynamic_channels=2, dynamic_size=(1, 1), pairing="fixed")
+    path = synset.save(tmp_path / "set.safetensors")
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    header = json.loads(metadata["temporal_condense"])
+    del header["config"]["warp_padding"]  # the header of an artifact written by the previous version
+    save_file(tensors, str(path), metadata={"temporal_condense": json.dumps(header)})
+    again = DynamicMemoryBlock.load(path)
+    assert again.config.warp_padding == "border" and again.block.padding_mode == "border"
+    torch.testing.assert_close(again(torch.arange(3))[0], synset(torch.arange(3))[0], rtol=0, atol=0)
 
 
 def test_warp_block_gradcheck_through_the_set() -> None:

@@ -29,6 +29,7 @@ from temporal_condense.pipeline import (
     write_table,
 )
 from temporal_condense.pipeline.data import load_data
+from temporal_condense.pipeline.guard import keyed_config, stage_keys
 from temporal_condense.pipeline.stages import real_draw_seed, real_key_frames
 from temporal_condense.static import StaticMemory
 from temporal_condense.visualize import save_video_gif, save_video_grid, video_grid, video_to_uint8
@@ -112,6 +113,7 @@ def test_config_is_frozen() -> None:
         ({"synthetic": {"static_per_class": 5}}, r"static_per_class \(5\) must be <= static.static_per_class \(2\)"),
         ({"synthetic": {"block": "warp"}}, r"block 'warp' .*needs dynamic_channels 2 and block_init 'default', got 1"),
         ({"synthetic": {"dynamic_init": "real"}}, r"dynamic_init 'real' .*needs synthetic.block 'warp', got 'conv'"),
+        ({"synthetic": {"warp_padding": "circular"}}, r"warp_padding 'circular' is the padding of .*got 'conv'"),
         ({"synthetic": {"static_size": (0, 4)}}, r"synthetic.static_size"),
     ],
 )
@@ -630,3 +632,19 @@ def test_warp_rows_start_from_the_translations_of_real_clips(tmp_path: Path) -> 
     assert tuple(synset.static.shape[-2:]) == (8, 8)
     k = real.num_classes
     assert result.storage_bytes == 4 * (k * 2 * 3 * 8 * 8 + k * 2 * real.frames * 2)
+
+
+def test_warp_padding_reaches_the_block_and_keeps_the_keys_of_border_runs(tmp_path: Path) -> None:
+    warp = {
+        "kind": "static_dynamic", "videos_per_class": 2, "pairing": "fixed", "static_per_video": 1,
+        "dynamic_per_video": 1, "block": "warp", "dynamic_channels": 2, "dynamic_init": "real",
+        "dynamic_size": (1, 1),
+    }  # fmt: skip
+    border = tiny_config(synthetic=warp, distill={"method": "none"})
+    circular = border.replace(synthetic={"warp_padding": "circular"})
+    assert "warp_padding" not in keyed_config(border)["synthetic"]  # folders written before the option stay valid
+    assert stage_keys(border)["stage1"] == stage_keys(circular)["stage1"]
+    assert stage_keys(border)["stage2"] != stage_keys(circular)["stage2"]
+    run_pipeline(circular, tmp_path / "circular", progress=False)
+    synset = DynamicMemoryBlock.load(tmp_path / "circular" / "synthetic_set.safetensors")
+    assert synset.config.warp_padding == synset.block.padding_mode == "circular"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from temporal_condense.errors import ConfigError, format_validation_error, validate_config
 from temporal_condense.evaluate import EvalConfig
 from temporal_condense.io import atomic_write
+from temporal_condense.motion import PaddingMode
 from temporal_condense.mtt import ExpertConfig
 from temporal_condense.static import StaticConfig
 
@@ -230,6 +231,8 @@ class SyntheticSpec(_Spec):
             stage 1, up-sampled bilinearly when rendering); ``None``: the clips' size.
         dynamic_size: ``(h, w)`` at which it stores its dynamic memory; ``(1, 1)`` with ``"warp"`` is one
             translation per frame. ``None``: the clips' size.
+        warp_padding: What the ``"warp"`` block moves in from outside the image: ``"border"`` (real video),
+            ``"zeros"``, ``"reflection"`` or ``"circular"`` (data drawn on a torus, as MovingShapes).
     """
 
     kind: SetKind = "static_dynamic"
@@ -249,6 +252,7 @@ class SyntheticSpec(_Spec):
     formation: int = Field(default=1, ge=1)
     static_size: _Size | None = None
     dynamic_size: _Size | None = None
+    warp_padding: PaddingMode = "border"
 
     @model_validator(mode="after")
     def _warp(self) -> SyntheticSpec:
@@ -256,6 +260,11 @@ class SyntheticSpec(_Spec):
             raise ValueError(
                 "synthetic.block 'warp' moves the static by a (dy, dx) dynamic memory and has no weights: it needs "
                 f"dynamic_channels 2 and block_init 'default', got {self.dynamic_channels} and {self.block_init!r}"
+            )
+        if self.warp_padding != "border" and self.block != "warp":
+            raise ValueError(
+                f"synthetic.warp_padding {self.warp_padding!r} is the padding of synthetic.block 'warp', "
+                f"got {self.block!r}"
             )
         if self.dynamic_init == "real" and self.block != "warp":
             raise ValueError(

@@ -132,7 +132,7 @@ def keyed_config(cfg: PipelineConfig) -> dict[str, Any]:
     if cfg.distill.mtt.buffer_path is not None:
         dump["distill"]["mtt"]["buffer_path"] = content_id(cfg.distill.mtt.buffer_path)
     # options at their defaults leave the keys as they were before the options existed
-    for name, default in (("formation", 1), ("static_size", None), ("dynamic_size", None)):
+    for name, default in (("formation", 1), ("static_size", None), ("dynamic_size", None), ("warp_padding", "border")):
         if dump["synthetic"][name] == default:
             del dump["synthetic"][name]
     return dump

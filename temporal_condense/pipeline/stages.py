@@ -217,6 +217,7 @@ def build_training_set(cfg: PipelineConfig, data: RealData, memory: Any) -> tupl
         seed=derive_seed(cfg.seed, "init"),
         static_size=syn.static_size,
         dynamic_size=syn.dynamic_size,
+        warp_padding=syn.warp_padding,
     )
     if syn.dynamic_init == "real":
         dyn = synset_sd.dynamic
