@@ -95,6 +95,7 @@ def test_the_warp_rows_settings() -> None:
     for name in quickstart.WARP_METHODS:
         cfg = quickstart.method_settings(name, base, Path("out"))
         assert cfg.synthetic.videos_per_class == quickstart.WARP_VIDEOS == 16
+        assert cfg.synthetic.warp_padding == quickstart.WARP_PADDING == "circular"  # MovingShapes wraps around
         assert (cfg.evaluation.batch_size, cfg.evaluation.epochs) == (quickstart.WARP_EVAL_BATCH, 19) == (4, 19)
         assert cfg.evaluation.model_dump(exclude={"batch_size", "epochs"}) == dm.model_dump(
             exclude={"batch_size", "epochs"}

@@ -41,6 +41,7 @@ def method_config(
     formation: int = 2,
     warp_videos: int = 16,
     warp_factor: int = 3,
+    warp_padding: str = "border",
 ) -> PipelineConfig:
     """Derive the configuration of one table row from a shared base configuration.
 
@@ -68,7 +69,8 @@ def method_config(
       memory moves the static): ``warp_videos`` videos per stored clip, each a stage-1 static stored at
       ``1 / warp_factor`` of the clip's height and width and one translation per frame
       (``dynamic_size (1, 1)``), started from the translations of real clips of its class; ``SD-warp`` keeps
-      that start (no distillation), the others train it with DM / MTT.
+      that start (no distillation), the others train it with DM / MTT. ``warp_padding`` is what the warp moves
+      in from outside the image (``"circular"`` for data drawn on a torus).
 
     Args:
         method: One of :data:`METHODS`.
@@ -78,6 +80,7 @@ def method_config(
         formation: Multi-formation factor of the ``+MF`` rows.
         warp_videos: Videos of the ``-warp`` rows per ``synthetic.videos_per_class``.
         warp_factor: How many times smaller the ``-warp`` rows store their statics (height and width).
+        warp_padding: ``synthetic.warp_padding`` of the ``-warp`` rows.
 
     Returns:
         The row's :class:`PipelineConfig` (``name`` = ``method``).
@@ -113,6 +116,7 @@ def method_config(
                 "dynamic_init": "real",
                 "static_size": (max(1, h // warp_factor), max(1, w // warp_factor)),
                 "dynamic_size": (1, 1),
+                "warp_padding": warp_padding,
             },
         )
         return warp.replace(distill={"method": "none"}) if method == "SD-warp" else warp
