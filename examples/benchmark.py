@@ -1,11 +1,11 @@
 """Benchmark: the quickstart's table with more evaluation runs and a second evaluator (docs/results.md).
 
-Every row of the quickstart plus the FRePo and coreset rows (same data, same stages, same sets) is
-evaluated by the benchmark's student, ConvNet3D, and then the *same* sets are re-evaluated by a per-frame
-ConvNet + GRU (the paper's
-cross-architecture check). The targets are checked for each evaluator. Writes the tables into
-``--out/table_<evaluator>/`` and the runs and previews into ``--out`` (default ``outputs/benchmark/``);
-re-running resumes (a row whose only change is the evaluator is re-evaluated, not re-distilled).
+Every row of the quickstart plus the FRePo, coreset and the paper's static-dynamic rows (DM+SD, MTT+SD; same
+data, same stages, same sets) is evaluated by the benchmark's student, ConvNet3D, and then the *same* sets are
+re-evaluated by a per-frame ConvNet + GRU (the paper's cross-architecture check). The targets are checked for
+each evaluator. Writes the tables into ``--out/table_<evaluator>/`` and the runs and previews into ``--out``
+(default ``outputs/benchmark/``); re-running resumes (a row whose only change is the evaluator is re-evaluated,
+not re-distilled).
 
 Usage::
 

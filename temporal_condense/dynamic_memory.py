@@ -372,7 +372,8 @@ class DynamicMemoryBlockConfig(SyntheticSetConfig):
             )
         if self.block_init != "default" and self.block in ("warp", "custom"):
             raise ValueError(
-                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to {self.block!r}"
+                f"block_init={self.block_init!r} applies to the built-in 'conv' and 'add' blocks, not to "
+                f"{self.block!r}"
             )
         if self.block == "warp" and (self.dynamic_channels != 2 or min(self.size) < 2):
             raise ValueError(

@@ -629,10 +629,9 @@ def test_stored_sizes_are_upsampled_before_the_block() -> None:
     ))
 
 
-@pytest.mark.parametrize("padding", ["border", "circular"])
-def test_warp_block_moves_each_static_by_its_translation(tmp_path: object, padding: str) -> None:
-    statics = torch.rand(3, 3, H, W).double()  # float32 values, as the set keeps them
-    synset = make(
+def translation_set(statics: torch.Tensor, padding: str = "border") -> DynamicMemoryBlock:
+    """A float64 warp set of one video per static, each moved by one translation per frame (zero at first)."""
+    return make(
         static=statics,
         block="warp",
         dynamic_channels=2,
@@ -641,6 +640,12 @@ def test_warp_block_moves_each_static_by_its_translation(tmp_path: object, paddi
         dynamic_init="zeros",
         warp_padding=padding,
     ).double()
+
+
+@pytest.mark.parametrize("padding", ["border", "circular"])
+def test_warp_block_moves_each_static_by_its_translation(tmp_path: object, padding: str) -> None:
+    statics = torch.rand(3, 3, H, W).double()  # float32 values, as the set keeps them
+    synset = translation_set(statics, padding)
     assert synset.block.padding_mode == padding
     assert sum(p.numel() for p in synset.block.parameters()) == 0
     assert synset.storage_bytes() == 8 * (3 * 3 * H * W + 3 * 4 * 2)
@@ -670,15 +675,7 @@ def test_circular_warp_padding_wraps_what_leaves_the_image() -> None:
     path = torch.tensor(shifts, dtype=torch.float64)[:, None, None, :, None, None].expand(3, 1, 4, 2, 1, 1)
     videos = {}
     for padding in ("circular", "border"):
-        synset = make(
-            static=statics,
-            block="warp",
-            dynamic_channels=2,
-            dynamic_size=(1, 1),
-            pairing="fixed",
-            dynamic_init="zeros",
-            warp_padding=padding,
-        ).double()
+        synset = translation_set(statics, padding)
         with torch.no_grad():
             synset.dynamic.copy_(path)
         videos[padding] = synset(torch.arange(3))[0]

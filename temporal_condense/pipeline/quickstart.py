@@ -211,12 +211,13 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
     """Row config; the rows share stage 1 (computed by ``static_only``) and the MTT experts (by ``MTT``)."""
     # the -warp rows start from the paths of 16 real clips per class (fewer in the smoke run's tiny data)
     clips = (base.data.train_per_class or WARP_VIDEOS) - base.data.validation_per_class
+    warp_videos = min(WARP_VIDEOS, clips)
     cfg = method_config(
         method,
         base,
         compact_key_frames=2,
         compact_method="DM",
-        warp_videos=min(WARP_VIDEOS, clips),
+        warp_videos=warp_videos,
         warp_padding=WARP_PADDING,
     )
     if cfg.synthetic.kind == "static_dynamic" and method != "SD-warp":
@@ -228,8 +229,8 @@ def method_settings(method: str, base: PipelineConfig, out: Path) -> PipelineCon
             static={"method": "load", "path": str(out / stage1 / "static_memory.safetensors")},
             distill={"train_block": False},
         )
-    if method in WARP_METHODS:  # WARP_VIDEOS times the clips of the 1-clip rows: as many steps, as large batches
-        epochs = max(1, round(base.evaluation.epochs / min(WARP_VIDEOS, clips)))
+    if method in WARP_METHODS:  # warp_videos times the clips of the 1-clip rows: as many steps, as large batches
+        epochs = max(1, round(base.evaluation.epochs / warp_videos))
         cfg = cfg.replace(evaluation={"batch_size": WARP_EVAL_BATCH, "epochs": epochs})
     if method in ("DM+SD-warp", "MTT+SD-warp"):
         cfg = cfg.replace(distill={"lr": {"dynamic": WARP_LR}})
