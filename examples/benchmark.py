@@ -13,6 +13,7 @@ Usage::
     python examples/benchmark.py --validation     # held-out training clips (tuning)
     python examples/benchmark.py --formation      # also the multi-formation rows (random_real+MF, DM+MF, MTT+MF)
     python examples/benchmark.py --methods random_real DM+MF   # only these rows (and the rows they reuse)
+    python examples/benchmark.py --texture photo  # shapes that show real photographs (needs scikit-image)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from temporal_condense.pipeline import METHODS, format_table, write_table
 from temporal_condense.pipeline.quickstart import (
     FORMATION_METHODS,
     SECOND_EVALUATOR,
+    TEXTURES,
     VIDEO_MODEL,
     base_config,
     check_targets,
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="a tiny run (seconds) to check the installation")
     parser.add_argument("--formation", action="store_true", help="also the multi-formation rows")
     parser.add_argument(
+        "--texture", choices=TEXTURES, default="flat", help="photo: each shape shows a real photograph (scikit-image)"
+    )
+    parser.add_argument(
         "--methods", nargs="+", choices=METHODS, metavar="ROW", help=f"only these rows, of {', '.join(METHODS)}"
     )
     args = parser.parse_args(argv)
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         methods = tuple(m for m in METHODS if args.formation or m not in FORMATION_METHODS)
     logging.basicConfig(level=logging.WARNING)
     start = time.perf_counter()
-    base = base_config(args.seed, args.fast, args.validation)
+    base = base_config(args.seed, args.fast, args.validation, args.texture)
     evaluators = {"ConvNet3D": VIDEO_MODEL, "VideoConvNetGRU": SECOND_EVALUATOR}
     if args.fast:  # the smoke configuration's per-frame model stands in for both
         evaluators = {

@@ -208,6 +208,16 @@ def test_the_photo_texture_reaches_the_data_and_nothing_else(tmp_path: Path) -> 
         quickstart.base_config(texture="marble")
 
 
+def test_the_benchmark_passes_the_texture_to_the_data(tmp_path: Path) -> None:
+    pytest.importorskip("skimage")
+    benchmark = load_script("examples/benchmark.py")
+    argv = ["--fast", "--runs", "1", "--out", str(tmp_path), "--texture", "photo", "--methods", "random_real"]
+    assert benchmark.main(argv) == 0
+    assert "texture: photo" in (tmp_path / "random_real" / "config.yaml").read_text()
+    with pytest.raises(SystemExit):
+        benchmark.main(["--texture", "marble"])
+
+
 def test_the_benchmark_runs_only_the_rows_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     benchmark = load_script("examples/benchmark.py")
     argv = ["--fast", "--runs", "1", "--out", str(tmp_path), "--methods", "random_real", "random_real+MF", "DM+MF"]

@@ -55,6 +55,8 @@ IMAGE_MODEL = {"model": "ConvNet", "model_kwargs": {"net_width": 16}}
 # The second evaluator of benchmark.py (the paper's cross-architecture weakness).
 SECOND_EVALUATOR = {"model": "VideoConvNetGRU", "model_kwargs": {"net_width": 16}}
 VALIDATION_PER_CLASS = 20
+# the benchmark's appearances: "flat" colours (the settings were chosen on them) or real photographs ("photo")
+TEXTURES = ("flat", "photo")
 # The multi-formation rows (``--formation``): random real, DM and MTT with 4 clips in each stored clip.
 FORMATION_METHODS: tuple[str, ...] = ("random_real+MF", "DM+MF", "MTT+MF")
 # The warp static-dynamic rows (in the default table): 16 videos per class, each a 16 x 16 static and a
@@ -96,7 +98,7 @@ def base_config(seed: int = 0, fast: bool = False, validation: bool = False, tex
             photograph instead of its colour: ``MovingShapes(texture="photo")``, needs scikit-image). Every
             other setting stays; they were chosen on the flat benchmark.
     """
-    if texture not in ("flat", "photo"):
+    if texture not in TEXTURES:
         raise ConfigError(f"texture must be 'flat' or 'photo', got {texture!r}")
     cfg = PipelineConfig.from_dict(
         {
@@ -386,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--texture",
-        choices=("flat", "photo"),
+        choices=TEXTURES,
         default="flat",
         help="photo: each shape shows a real photograph instead of its colour (needs scikit-image)",
     )
