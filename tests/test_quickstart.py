@@ -208,6 +208,21 @@ def test_the_photo_texture_reaches_the_data_and_nothing_else(tmp_path: Path) -> 
         quickstart.base_config(texture="marble")
 
 
+def test_net_width_reaches_the_video_models_and_nothing_else(tmp_path: Path) -> None:
+    default, wide = quickstart.base_config(), quickstart.base_config(net_width=32)
+    assert wide.distill.model_kwargs == wide.evaluation.model_kwargs == {"net_width": 32}
+    assert default.distill.model_kwargs == default.evaluation.model_kwargs == {"net_width": 16}
+    dumps = [c.model_dump(mode="json") for c in (default, wide)]
+    for d in dumps:
+        del d["distill"]["model_kwargs"], d["evaluation"]["model_kwargs"]
+    assert dumps[0] == dumps[1]  # stage 1's image ConvNet and everything else stay
+    for bad in (0, 2.0, True):
+        with pytest.raises(ConfigError, match=f"net_width must be an integer >= 1, got {bad!r}"):
+            quickstart.base_config(net_width=bad)  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        quickstart.main(["--net-width", "0"])
+
+
 def test_the_benchmark_passes_the_texture_to_the_data(tmp_path: Path) -> None:
     pytest.importorskip("skimage")
     benchmark = load_script("examples/benchmark.py")
@@ -228,3 +243,23 @@ def test_the_benchmark_runs_only_the_rows_asked_for(tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert "[ ] DM+MF beats random real at equal storage" in out or "[x] DM+MF beats random real" in out
     assert "DM+SD beats DM" not in out  # a target whose rows are not in the table is skipped
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "DM+MF",
+        "random_real",
+        "random_real+MF",
+        "table_ConvNet3D",
+        "table_VideoConvNetGRU",
+    ]  # no stage that these rows do not reuse (static_only, MTT's experts, SD-warp) ran
+
+
+def test_the_rows_that_reuse_a_stage_are_the_rows_whose_settings_read_it(tmp_path: Path) -> None:
+    base = quickstart.base_config()
+    readers: dict[str, set[str]] = {"static_only": set(), "MTT": set(), "SD-warp": set()}
+    for method in quickstart.METHODS:
+        text = quickstart.method_settings(method, base, tmp_path).model_dump_json()
+        for stage in readers:
+            if f"{tmp_path / stage}/" in text:
+                readers[stage].add(method)
+    assert readers["static_only"] == set(quickstart.STATIC_ONLY_ROWS)
+    assert readers["MTT"] == set(quickstart.MTT_EXPERT_ROWS)
+    assert readers["SD-warp"] == set(quickstart.WARP_METHODS) - {"SD-warp"}
