@@ -30,7 +30,7 @@ import torch
 from temporal_condense.data import single_frames
 from temporal_condense.evaluate import evaluate, group_accuracy
 from temporal_condense.pipeline.data import load_data
-from temporal_condense.pipeline.quickstart import base_config
+from temporal_condense.pipeline.quickstart import TEXTURES, base_config
 from temporal_condense.seeds import derive_seed
 from temporal_condense.static import distill_static
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--full-epochs", type=int, default=8)
-    parser.add_argument("--texture", choices=("flat", "photo"), default="flat")
+    parser.add_argument("--texture", choices=TEXTURES, default="flat")
     args = parser.parse_args()
     cfg = base_config(validation=args.validation, texture=args.texture)
     real = load_data(cfg.data, progress=False, seed=cfg.seed)

@@ -329,6 +329,21 @@ def check_targets(r: dict[str, PipelineResult]) -> list[tuple[str, bool]]:
     return [(name, bool(check(*(r[row] for row in rows)))) for name, rows, check in TARGETS if set(rows) <= set(r)]
 
 
+def row_order(methods: tuple[str, ...]) -> list[str]:
+    """The order in which to run ``methods``: the rows whose stages others reuse come first, asked for or not.
+
+    ``static_only`` (stage 1 of :data:`STATIC_ONLY_ROWS`), ``MTT`` (the experts of :data:`MTT_EXPERT_ROWS`)
+    and ``SD-warp`` (stage 1 of the other :data:`WARP_METHODS`), then the other rows in :data:`METHODS` order.
+
+    Example:
+        >>> row_order(("DM+SD-warp", "random_real"))
+        ['SD-warp', 'random_real', 'DM+SD-warp']
+    """
+    reused = {"static_only": STATIC_ONLY_ROWS, "MTT": MTT_EXPERT_ROWS, "SD-warp": WARP_METHODS}
+    needed = [row for row, users in reused.items() if set(users) & set(methods)]
+    return needed + [m for m in METHODS if m in methods and m not in needed]
+
+
 def run_table(
     base: PipelineConfig,
     out: Path,
@@ -338,17 +353,11 @@ def run_table(
 ) -> dict[str, PipelineResult]:
     """Run the rows ``methods`` into ``out/<method>`` (resuming), writing their PNG and GIF previews.
 
-    ``static_only`` (stage 1 of :data:`STATIC_ONLY_ROWS`), ``MTT`` (the experts of :data:`MTT_EXPERT_ROWS`)
-    and ``SD-warp`` (stage 1 of the other :data:`WARP_METHODS`) run before the rows that reuse them, also when
-    they are not asked for.
+    The rows whose stages others reuse run first, also when they are not asked for (:func:`row_order`).
     """
     start = time.perf_counter()
-    reused = {"static_only": STATIC_ONLY_ROWS, "MTT": MTT_EXPERT_ROWS, "SD-warp": WARP_METHODS}
-    needed = {row for row, users in reused.items() if set(users) & set(methods)}
-    first = [m for m in reused if m in needed]
-    order = first + [m for m in METHODS if m in methods and m not in needed]
     results: dict[str, PipelineResult] = {}
-    for method in order:
+    for method in row_order(methods):
         cfg = method_settings(method, base, out)
         t0 = time.perf_counter()
         res = run_pipeline(cfg, out / method, progress=progress)
