@@ -71,8 +71,11 @@ def panning_photos(
         (torch.Size([10, 2, 3, 16, 16]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     span = speed[1] * (frames - 1)
-    if photo_size < size + span + 2 * drift * (frames - 1) + 2:
-        raise ConfigError(f"photo_size must leave room for the pan: got {photo_size} for size {size}, span {span}")
+    need = size + span + 2 * drift * (frames - 1) + 2
+    if photo_size < need:
+        raise ConfigError(
+            f"photo_size must leave room for the pan: got {photo_size} for size {size}, span {span}; needs >= {need:g}"
+        )
     g = torch.Generator().manual_seed(seed)
     photos = [load_photo(name, size=photo_size) for name in PHOTOS]
     videos, labels = [], []

@@ -36,7 +36,8 @@ def test_a_clip_is_its_first_frame_moved_by_the_speed(bench: ModuleType) -> None
 
 
 def test_the_pan_must_fit_in_the_photograph(bench: ModuleType) -> None:
-    with pytest.raises(ConfigError, match="photo_size must leave room for the pan: got 20 for size 16"):
+    expected = r"photo_size must leave room for the pan: got 20 for size 16, span 10.5; needs >= 31.5"
+    with pytest.raises(ConfigError, match=expected):
         bench.panning_photos(1, seed=0, frames=4, size=16, photo_size=20)
 
 
