@@ -1,4 +1,4 @@
-"""benchmarks/ablation_dm_objective.py: its paired DM loss is dm_loss, its summaries are what they say, and its
+"""benchmarks/ablation_objectives.py: its paired DM loss is dm_loss, its summaries are what they say, and its
 DM run is the quickstart DM row's."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests._scripts import load_script
 
 
 def _ablation() -> ModuleType:
-    return load_script("benchmarks/ablation_dm_objective.py")
+    return load_script("benchmarks/ablation_objectives.py")
 
 
 def test_paired_dm_loss_is_dm_loss_and_summaries_hold_their_clips(monkeypatch: pytest.MonkeyPatch) -> None:

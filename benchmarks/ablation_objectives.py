@@ -19,8 +19,8 @@ gradient cannot lead to the better set, whatever its budget: docs/results.md rea
 
 Usage::
 
-    python benchmarks/ablation_dm_objective.py               # validation clips held out of the training split
-    python benchmarks/ablation_dm_objective.py --test        # the test split
+    python benchmarks/ablation_objectives.py               # validation clips held out of the training split
+    python benchmarks/ablation_objectives.py --test        # the test split
 """
 
 from __future__ import annotations
