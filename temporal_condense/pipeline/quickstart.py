@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from temporal_condense._checks import check_int
 from temporal_condense.errors import ConfigError
 from temporal_condense.pipeline.config import PipelineConfig
 from temporal_condense.pipeline.methods import METHODS, method_config
@@ -108,7 +107,8 @@ def base_config(
     """
     if texture not in TEXTURES:
         raise ConfigError(f"texture must be 'flat' or 'photo', got {texture!r}")
-    net_width = check_int(net_width, "net_width")
+    if isinstance(net_width, bool) or not isinstance(net_width, int) or net_width < 1:
+        raise ConfigError(f"net_width must be an integer >= 1, got {net_width!r}")
     video_model = {**VIDEO_MODEL, "model_kwargs": {"net_width": net_width}}
     cfg = PipelineConfig.from_dict(
         {
