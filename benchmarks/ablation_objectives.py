@@ -43,11 +43,11 @@ from temporal_condense import SyntheticVideos
 from temporal_condense.evaluate import evaluate, group_accuracy, random_real_subset
 from temporal_condense.hooks import BatchStandardize
 from temporal_condense.models import get_model
-from temporal_condense.mtt import ExpertBuffer, FlatStudent, make_syn_lr, trajectory_matching_loss
+from temporal_condense.mtt import ExpertBuffer, make_syn_lr
 from temporal_condense.pipeline.config import PipelineConfig
 from temporal_condense.pipeline.data import RealData, load_data
 from temporal_condense.pipeline.quickstart import base_config, method_settings
-from temporal_condense.pipeline.stages import real_draw_seed, stage2
+from temporal_condense.pipeline.stages import mtt_matching_loss, real_draw_seed, stage2
 from temporal_condense.seeds import derive_seed
 
 NETS = 16  # random networks over which the DM loss of every set is averaged
@@ -122,36 +122,24 @@ def expected_mtt_loss(
 ) -> dict[str, float]:
     """MTT loss of every set, averaged over the same ``WINDOWS`` windows of the experts in ``experts`` (paired).
 
-    Per window: the quickstart MTT row's matching (``cfg.distill.mtt``: ``syn_steps`` student steps at the
-    experts' learning rate from the window's start on the set, rendered with per-batch standardization as
-    the row renders it; the squared distance to the window's target over the experts' own), with the same
-    student dropout and batch draws for every set. The student's initial weights do not matter: every
-    window starts from the expert's snapshot.
+    Per window: the quickstart MTT row's matching, by stage 2's own ``mtt_matching_loss`` (``syn_steps``
+    student steps at the experts' learning rate from the window's start on the set, rendered with per-batch
+    standardization as the row renders it; the squared distance to the window's target over the experts'
+    own), with the same student dropout and batch draws for every set.
     """
     m = cfg.distill.mtt
     buffer = ExpertBuffer(experts, expert_epochs=m.expert_epochs, max_start_epoch=m.max_start_epoch, seed=seed)
     syn_lr = make_syn_lr(m.experts.lr).requires_grad_(False)
     totals = dict.fromkeys(sets, 0.0)
     for w in range(WINDOWS):
-        theta0, target = buffer.sample()
+        window = buffer.sample()
         for name, videos in sets.items():
             synset = SyntheticVideos.from_videos(videos.clone(), 1)
             synset.register_render_hook(BatchStandardize())
-            student = FlatStudent(network(real, 0))
-            student.train()
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(derive_seed(seed, "ablation-dropout", w))
-                loss = trajectory_matching_loss(
-                    student,
-                    synset,
-                    theta0,
-                    target,
-                    syn_lr,
-                    syn_steps=m.syn_steps,
-                    batch_syn=m.batch_syn,
-                    mode=m.mode,
-                    generator=torch.Generator().manual_seed(derive_seed(seed, "ablation-batches", w)),
-                )
+                draws = torch.Generator().manual_seed(derive_seed(seed, "ablation-batches", w))
+                loss = mtt_matching_loss(cfg, network(real, 0), synset, window, syn_lr, draws)
             totals[name] += float(loss.detach()) / WINDOWS
     return totals
 

@@ -12,6 +12,7 @@ import torch
 
 from temporal_condense import SyntheticVideos
 from temporal_condense.losses import dm_loss
+from temporal_condense.pipeline import stages
 from temporal_condense.pipeline.data import load_data
 from temporal_condense.pipeline.quickstart import base_config, method_settings
 from temporal_condense.pipeline.run import run_pipeline
@@ -79,7 +80,7 @@ def test_paired_mtt_loss_is_the_mean_over_shared_windows(tmp_path: Path, monkeyp
     monkeypatch.setattr(ab, "WINDOWS", 3)
     monkeypatch.setattr(ab, "base_config", lambda: cfg)
     calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, int]] = []
-    library_loss = ab.trajectory_matching_loss
+    library_loss = stages.trajectory_matching_loss
 
     def recording(
         student: Any, synset: Any, theta0: torch.Tensor, target: torch.Tensor, syn_lr: Any, **kwargs: Any
@@ -89,7 +90,7 @@ def test_paired_mtt_loss_is_the_mean_over_shared_windows(tmp_path: Path, monkeyp
         calls.append((theta0, target, draws, float(loss), torch.initial_seed()))  # the seed of the dropout
         return loss
 
-    monkeypatch.setattr(ab, "trajectory_matching_loss", recording)
+    monkeypatch.setattr(stages, "trajectory_matching_loss", recording)  # inside stage 2's mtt_matching_loss
     losses = ab.expected_mtt_loss(cfg, real, sets, tmp_path / "MTT" / "experts", seed=11)
     n = len(sets)
     assert len(calls) == 3 * n

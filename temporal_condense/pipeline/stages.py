@@ -53,6 +53,7 @@ __all__ = [
     "check_trajectories",
     "experts",
     "make_optimizer",
+    "mtt_matching_loss",
     "stage1",
     "stage2",
     "student_set",
@@ -353,6 +354,40 @@ def experts(cfg: PipelineConfig, data: RealData, out: Path, progress: bool) -> t
     return folder, time.perf_counter() - start
 
 
+def mtt_matching_loss(
+    cfg: PipelineConfig,
+    net: nn.Module,
+    synset: Any,
+    window: tuple[torch.Tensor, torch.Tensor],
+    syn_lr: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One matching of stage 2's MTT: ``distill.mtt`` student steps of ``net`` (in train mode) on ``synset``.
+
+    The student starts from the window's first snapshot (``net``'s own weights do not matter) and is compared
+    with its second (:func:`~temporal_condense.mtt.trajectory_matching_loss`, ``syn_steps``, ``batch_syn``
+    and ``mode`` from ``cfg.distill.mtt``); ``generator`` draws the synthetic batches.
+
+    Shape:
+        - window: two flat snapshots ``[P]``. Output: scalar.
+    """
+    m = cfg.distill.mtt
+    student = FlatStudent(net)
+    student.train()
+    theta0, target = window
+    return trajectory_matching_loss(
+        student,
+        synset,
+        theta0,
+        target,
+        syn_lr,
+        syn_steps=m.syn_steps,
+        batch_syn=m.batch_syn,
+        mode=m.mode,
+        generator=generator,
+    )
+
+
 def _student(cfg: PipelineConfig, data: RealData, it: int) -> nn.Module:
     d = cfg.distill
     return get_model(
@@ -477,20 +512,7 @@ def stage2(
                     loss = matcher(data.train_x[real_idx], videos, embed, data.train_y[real_idx], labels, k, augment)
                 else:
                     assert buffer is not None and syn_lr is not None
-                    theta0, target = buffer.sample()
-                    student = FlatStudent(net)
-                    student.train()
-                    loss = trajectory_matching_loss(
-                        student,
-                        synset,
-                        theta0,
-                        target,
-                        syn_lr,
-                        syn_steps=d.mtt.syn_steps,
-                        batch_syn=d.mtt.batch_syn,
-                        mode=d.mtt.mode,
-                        generator=generator,
-                    )
+                    loss = mtt_matching_loss(cfg, net, synset, buffer.sample(), syn_lr, generator)
                 if not torch.isfinite(loss):
                     raise ShapeError(f"stage-2 loss must be finite, got {float(loss)} at iteration {it}")
                 optimizer.zero_grad(set_to_none=True)
